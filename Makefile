@@ -1,0 +1,34 @@
+# The quick start is `make demo` and `make test`; both create .venv when needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: demo test soak check services bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -U pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m headwater.demo
+
+services:
+	bash scripts/services.sh
+
+test: $(STAMP) services
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+soak: $(STAMP) services
+	HEADWATER_SOAK=1 $(BIN)/python -m pytest -q -m soak $(PYTEST_ARGS)
+
+check: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) headwater-data .pytest_cache .mypy_cache .ruff_cache .hypothesis

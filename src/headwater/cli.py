@@ -1,0 +1,95 @@
+"""The ``headwater`` command line. Each command is a thin shell over a module that does the work."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+users_app = typer.Typer(no_args_is_help=True, help="Organizations and users.")
+db_app = typer.Typer(no_args_is_help=True, help="The database.")
+sandbox_app = typer.Typer(no_args_is_help=True, help="Local stand-ins for providers.")
+app.add_typer(users_app, name="users")
+app.add_typer(db_app, name="db")
+app.add_typer(sandbox_app, name="sandbox")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    workers: bool = typer.Option(True, "--workers/--no-workers", help="Run pollers and deliveries."),
+) -> None:
+    """Run the API, the UI and (unless --no-workers) the workers in one process."""
+    from headwater import runtime
+
+    runtime.serve(host=host, port=port, workers=workers)
+
+
+@app.command()
+def worker() -> None:
+    """Run pollers and deliveries only; start as many as you like against PostgreSQL."""
+    from headwater import runtime
+
+    runtime.worker()
+
+
+@users_app.command("create")
+def users_create(
+    org: str = typer.Option(..., "--org", help="The organization's name."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Create an organization and its first user; prints their secrets once."""
+    from headwater import runtime
+
+    runtime.create_user(org=org, json_output=json_output)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the database migrations."""
+    from headwater import runtime
+
+    runtime.db_upgrade()
+
+
+@sandbox_app.command("acton")
+def sandbox_acton(
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8100),
+    client_id: str = typer.Option("sandbox-client", help="The OAuth client id it accepts."),
+    client_secret: str = typer.Option("sandbox-secret", help="The OAuth client secret it accepts."),
+    lists: int = typer.Option(3, help="How many contact lists to seed."),
+    contacts: int = typer.Option(25, help="How many contacts each list starts with."),
+    seed: int = typer.Option(1, help="Seed of the generated data."),
+    token_ttl: int = typer.Option(3600, help="Access token lifetime in seconds (expires_in)."),
+    rate_per_second: float = typer.Option(0, help="Calls per second per account; 0: no limit."),
+    rate_per_day: int = typer.Option(0, help="Calls per day per account; 0: no limit."),
+) -> None:
+    """A faithful local Act-On: OAuth, lists, contacts, rate limits and injectable faults."""
+    from headwater.sandbox import acton
+
+    acton.run(
+        host=host,
+        port=port,
+        client_id=client_id,
+        client_secret=client_secret,
+        lists=lists,
+        contacts=contacts,
+        seed=seed,
+        token_ttl=token_ttl,
+        rate_per_second=rate_per_second,
+        rate_per_day=rate_per_day,
+    )
+
+
+@app.command()
+def receiver(
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8200),
+    secret: str | None = typer.Option(None, help="The signature key to verify with."),
+    fail: str = typer.Option("", help="Failure pattern for tests, e.g. '500,500,ok' or '410'."),
+) -> None:
+    """A callback receiver that verifies signatures and prints what arrived."""
+    from headwater.sandbox import receiver as receiver_module
+
+    receiver_module.run(host=host, port=port, secret=secret, fail=fail)

@@ -1,0 +1,233 @@
+"""The schema's one source of truth. Alembic migrations must match it exactly.
+
+Times are stored as timezone-aware UTC datetimes. Provider dates the poller compares are kept as
+epoch milliseconds (``BigInteger``) so that both databases order them identically.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(sa.TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC datetime on both databases (SQLite keeps no zone of its own)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use UTC-aware datetimes")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+Time = UtcDateTime()
+Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+server_meta = sa.Table(
+    "server_meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+organizations = sa.Table(
+    "organizations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", Time, nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "organization_id",
+        sa.Integer,
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", Time, nullable=False),
+)
+
+instances = sa.Table(
+    "instances",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "organization_id",
+        sa.Integer,
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("element_key", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("tags", Json, nullable=False),
+    # sha256 hex of the instance token; the token itself is shown once at creation
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    # configuration without its secret keys, as validated and normalized
+    sa.Column("configuration", Json, nullable=False),
+    # Fernet token of a JSON object: secret configuration values
+    sa.Column("secrets", sa.Text, nullable=False),
+    # Fernet token of a JSON object: access_token, refresh_token (provider tokens)
+    sa.Column("provider_tokens", sa.Text, nullable=True),
+    sa.Column("token_expires_at", Time, nullable=True),
+    # a token refresh in progress holds this lease (single-use refresh tokens)
+    sa.Column("refresh_lease_owner", sa.String(64), nullable=True),
+    sa.Column("refresh_lease_until", Time, nullable=True),
+    sa.Column("valid", sa.Boolean, nullable=False),
+    sa.Column("invalid_reason", sa.Text, nullable=True),
+    sa.Column("disabled", sa.Boolean, nullable=False),
+    sa.Column("events_enabled", sa.Boolean, nullable=False),
+    # false once delivery retries ran out (or a 410): later notifications are queued
+    sa.Column("subscription_active", sa.Boolean, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+)
+
+pollers = sa.Table(
+    "pollers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "instance_id",
+        sa.Integer,
+        sa.ForeignKey("instances.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("resource", sa.String(200), nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("disabled_reason", sa.Text, nullable=True),
+    # fingerprint of the resource's query; a change restarts the cursor
+    sa.Column("query_fingerprint", sa.String(64), nullable=False),
+    sa.Column("cursor_ms", sa.BigInteger, nullable=True),
+    sa.Column("next_run_at", Time, nullable=True),
+    sa.Column("last_run_at", Time, nullable=True),
+    sa.Column("next_reconcile_at", Time, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False),
+    sa.Column("last_event_count", sa.Integer, nullable=True),
+    sa.Column("run_requested", sa.Boolean, nullable=False),
+    sa.Column("lease_owner", sa.String(64), nullable=True),
+    sa.Column("lease_until", Time, nullable=True),
+    sa.UniqueConstraint("instance_id", "resource"),
+    sa.Index("ix_pollers_due", "next_run_at"),
+)
+
+record_versions = sa.Table(
+    "record_versions",
+    metadata,
+    sa.Column(
+        "poller_id",
+        sa.Integer,
+        sa.ForeignKey("pollers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("object_id", sa.String(300), primary_key=True),
+    sa.Column("updated_ms", sa.BigInteger, nullable=True),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    # the notification's message.eventId: msg_<32 hex>, stable across retries
+    sa.Column("notification_id", sa.String(64), nullable=False, unique=True),
+    sa.Column(
+        "instance_id",
+        sa.Integer,
+        sa.ForeignKey("instances.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("kind", sa.String(16), nullable=False),  # events | replay | test
+    sa.Column("url", sa.Text, nullable=False),
+    # the exact bytes sent (UTF-8 JSON); signatures are computed over them at send time
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # created|retry|delivered|queued|failed
+    sa.Column("attempt_count", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", Time, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("lease_owner", sa.String(64), nullable=True),
+    sa.Column("lease_until", Time, nullable=True),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Index("ix_deliveries_instance_order", "instance_id", "status", "id"),
+    sa.Index("ix_deliveries_due", "status", "next_attempt_at"),
+)
+
+attempts = sa.Table(
+    "attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "delivery_id",
+        sa.Integer,
+        sa.ForeignKey("deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("date", Time, nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("response", sa.Text, nullable=True),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "instance_id",
+        sa.Integer,
+        sa.ForeignKey("instances.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("element_key", sa.String(64), nullable=False),
+    sa.Column("hub_key", sa.String(64), nullable=False),
+    sa.Column("object_type", sa.String(200), nullable=False),
+    sa.Column("object_id", sa.String(300), nullable=False),
+    sa.Column("event_type", sa.String(16), nullable=False),  # CREATED | UPDATED | DELETED
+    sa.Column("date", Time, nullable=False),
+    sa.Column("poll_date", Time, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # NEW|DISPATCHED|NOTIFIED|FAILED
+    sa.Column(
+        "delivery_id",
+        sa.Integer,
+        sa.ForeignKey("deliveries.id", ondelete="SET NULL"),
+        nullable=True,
+        index=True,
+    ),
+    sa.Column("raw", Json, nullable=False),
+    sa.Index("ix_events_instance_date", "instance_id", "id"),
+)
