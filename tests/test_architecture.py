@@ -1,0 +1,72 @@
+"""Imports point inward: domain ← services ← adapters ← entry points (DESIGN.md §5)."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "headwater"
+
+ENTRY_POINTS = {"api", "ui", "cli", "runtime", "demo", "bootstrap"}
+SERVICES = {"poller", "delivery", "instances"}
+ADAPTERS = {"storage", "elements", "sandbox"}
+
+# what each layer may not import (top-level names under headwater)
+FORBIDDEN = {
+    "domain": ENTRY_POINTS | SERVICES | ADAPTERS | {"settings", "metrics"},
+    "storage": ENTRY_POINTS | SERVICES | {"sandbox"},
+    "elements": ENTRY_POINTS | SERVICES | {"sandbox", "storage"},
+    "sandbox": ENTRY_POINTS | SERVICES | {"storage", "elements"},
+    "poller": ENTRY_POINTS,
+    "delivery": ENTRY_POINTS,
+    "instances": ENTRY_POINTS,
+    "api": {"cli", "runtime", "demo"},
+}
+
+
+def _modules() -> list[Path]:
+    return sorted(p for p in SRC.rglob("*.py") if "migrations" not in p.parts)
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _layer(path: Path) -> str:
+    rel = path.relative_to(SRC)
+    return rel.parts[0].removesuffix(".py")
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(SRC)))
+def test_imports_point_inward(path: Path) -> None:
+    layer = _layer(path)
+    forbidden = FORBIDDEN.get(layer, set())
+    bad = sorted(
+        name
+        for name in _imports(path)
+        if name.startswith("headwater.") and name.split(".")[1] in forbidden
+    )
+    assert bad == [], f"{path.relative_to(SRC)} ({layer}) imports outward: {bad}"
+
+
+@pytest.mark.parametrize("path", sorted((SRC / "domain").glob("*.py")), ids=lambda p: p.name)
+def test_domain_uses_only_the_standard_library(path: Path) -> None:
+    outside = sorted(
+        name
+        for name in _imports(path)
+        if name.split(".")[0] not in sys.stdlib_module_names
+        and name.split(".")[0] != "__future__"
+        and not name.startswith(("headwater.domain", "headwater.errors"))
+        and name != "headwater"
+    )
+    assert outside == [], f"domain/{path.name} imports outside the standard library: {outside}"
