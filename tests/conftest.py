@@ -10,6 +10,8 @@ import pytest
 
 from tests import databases
 
+pytest_plugins = ["tests.sandbox_fixtures", "tests.api_fixtures"]
+
 _pg_state: dict[str, bool] = {}
 
 

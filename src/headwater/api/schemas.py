@@ -1,0 +1,157 @@
+"""The wire: request bodies (validated) and response shapes of the instances and elements API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Annotated, Any, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from headwater.instances import service
+
+MAX_DEPTH = 32
+T = TypeVar("T")
+
+
+def wire_time(value: dt.datetime) -> str:
+    """ISO-8601 in UTC with milliseconds and ``Z``."""
+    utc = value.astimezone(dt.UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def _storable(value: Any, depth: int = 0) -> None:
+    """Refuse what neither database can store: NUL characters, NaN and infinities, deep nesting."""
+    if depth > MAX_DEPTH:
+        raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("contains a NUL character")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("numbers must be finite")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key, depth + 1)
+            _storable(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _storable(item, depth + 1)
+
+
+def _check_storable(value: T) -> T:
+    _storable(value)
+    return value
+
+
+Text = Annotated[
+    str, StringConstraints(min_length=1, max_length=200), AfterValidator(_check_storable)
+]
+Tag = Annotated[str, StringConstraints(max_length=200), AfterValidator(_check_storable)]
+Configuration = Annotated[dict[str, Any], AfterValidator(_check_storable)]
+PropertyValue = Annotated[Any, AfterValidator(_check_storable)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ElementRef(_Body):
+    key: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="The element's key, e.g. `acton`."
+    )
+
+
+class ProviderData(_Body):
+    code: Text | None = Field(
+        default=None, description="The authorization code from the OAuth redirect."
+    )
+
+
+class InstanceCreate(_Body):
+    """`POST /instances` (and `PUT /instances/{id}`): the body of the Cloud Elements docs."""
+
+    element: ElementRef
+    providerData: ProviderData | None = None
+    configuration: Configuration = Field(default_factory=dict)
+    tags: list[Tag] = Field(default_factory=list, max_length=100)
+    name: Text
+
+    def to_input(self) -> service.InstanceInput:
+        return service.InstanceInput(
+            element_key=self.element.key,
+            name=self.name,
+            configuration=self.configuration,
+            tags=self.tags,
+            code=self.providerData.code if self.providerData else None,
+        )
+
+
+class InstancePatch(_Body):
+    """`PATCH /instances/{id}`: name and tags replace; configuration keys merge (null removes)."""
+
+    name: Text | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=100)
+    configuration: Configuration | None = None
+
+    def to_patch(self) -> service.InstancePatch:
+        return service.InstancePatch(
+            name=self.name, tags=self.tags, configuration=self.configuration
+        )
+
+
+class ConfigurationItemIn(_Body):
+    propertyValue: PropertyValue = Field(description="The new value; null removes the key.")
+
+
+class ConfigurationItem(BaseModel):
+    key: str
+    propertyValue: Any
+
+
+class ElementKey(BaseModel):
+    key: str
+
+
+class InstanceOut(BaseModel):
+    """An element instance. `token` only in the answer to its creation."""
+
+    id: int
+    name: str
+    token: str | None = None
+    element: ElementKey
+    tags: list[str]
+    valid: bool
+    invalidReason: str | None = None
+    disabled: bool
+    eventsEnabled: bool
+    configuration: dict[str, Any]
+    createdDate: str
+
+
+class OAuthUrl(BaseModel):
+    element: str
+    oauthUrl: str
+
+
+def instance_json(instance: service.Instance) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": instance.id,
+        "name": instance.name,
+        "element": {"key": instance.element_key},
+        "tags": instance.tags,
+        "valid": instance.valid,
+        "disabled": instance.disabled,
+        "eventsEnabled": instance.events_enabled,
+        "configuration": instance.configuration,
+        "createdDate": wire_time(instance.created_at),
+    }
+    if instance.token is not None:
+        body["token"] = instance.token
+    if instance.invalid_reason is not None:
+        body["invalidReason"] = instance.invalid_reason
+    return body
+
+
+def configuration_items(configuration: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"key": key, "propertyValue": value} for key, value in configuration.items()]

@@ -1,0 +1,171 @@
+"""The composition root: builds the process's one engine, HTTP session, secret box and services.
+
+``async with bootstrap.container(settings) as c:`` builds everything (checking the secret key
+against the database) and closes it on exit. Nothing here connects at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import aiohttp
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from headwater import __version__
+from headwater.elements import acton, limits
+from headwater.elements import registry as registry_module
+from headwater.errors import ConfigurationError
+from headwater.instances import service as instance_service
+from headwater.settings import Settings
+from headwater.storage import db, secrets
+
+log = logging.getLogger(__name__)
+
+Loop = Callable[["Container", asyncio.Event], Awaitable[None]]
+
+HTTP_CONNECTIONS = 256
+HTTP_CONNECTIONS_PER_HOST = 64
+HTTP_CONNECT_TIMEOUT = 10.0
+
+
+@dataclasses.dataclass
+class Container:
+    """Everything a process shares: settings, database, HTTP session, secrets, services."""
+
+    settings: Settings
+    engine: AsyncEngine
+    http: aiohttp.ClientSession
+    secrets: secrets.SecretBox
+    registry: registry_module.Registry
+    instances: instance_service.InstanceService
+    node_id: str
+    loops: list[Loop] = dataclasses.field(default_factory=list)
+    # one Act-On rate limiter per instance, shared by its pollers and hub calls
+    limiters: limits.RateLimiters = dataclasses.field(default_factory=limits.RateLimiters)
+
+
+def node_id() -> str:
+    """This process's name in leases: host, pid and a random part (pids are reused)."""
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def resolve_secret_key(settings: Settings) -> str:
+    """The secret key: from the settings; on SQLite, else kept in ``<data dir>/.secret-key``."""
+    if settings.secret_key:
+        return settings.secret_key
+    if settings.is_sqlite:
+        return secrets.load_or_create_key_file(settings.data_dir)
+    raise ConfigurationError(
+        "HEADWATER_SECRET_KEY is required with PostgreSQL: every node must use the same key"
+    )
+
+
+def http_session(settings: Settings) -> aiohttp.ClientSession:
+    """The process's one outbound HTTP session, with explicit timeouts and connection limits."""
+    connector = aiohttp.TCPConnector(
+        limit=HTTP_CONNECTIONS, limit_per_host=HTTP_CONNECTIONS_PER_HOST, ttl_dns_cache=60
+    )
+    timeout = aiohttp.ClientTimeout(
+        total=settings.provider_timeout_seconds,
+        connect=HTTP_CONNECT_TIMEOUT,
+        sock_read=settings.provider_timeout_seconds,
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        headers={"User-Agent": f"Headwater/{__version__}"},
+        raise_for_status=False,
+    )
+
+
+def acton_client(c: Container, instance_id: int) -> acton.ActonClient:
+    """The Act-On client of one instance: its token source and rate limiter, the shared session."""
+    return acton.ActonClient(
+        c.http,
+        c.registry.get("acton").base_url,
+        c.instances.tokens(instance_id),
+        c.limiters.for_instance(instance_id),
+        timeout=c.settings.provider_timeout_seconds,
+    )
+
+
+def background_loops() -> list[Loop]:
+    """The loops ``serve`` and ``worker`` run: the poller scheduler and the delivery worker."""
+    loops: list[Loop] = []
+    for module in ("headwater.poller.scheduler", "headwater.delivery.worker"):
+        try:
+            imported = __import__(module, fromlist=["run"])
+        except ModuleNotFoundError as error:
+            if error.name is None or not module.startswith(error.name):
+                raise
+            log.warning("background loop %s is not available", module)
+            continue
+        loops.append(imported.run)
+    return loops
+
+
+@contextlib.asynccontextmanager
+async def container(settings: Settings, *, loops: bool = True) -> AsyncIterator[Container]:
+    """Build the container for ``settings``; the database must be migrated already.
+
+    ``loops=False`` (an API-only node, most tests) leaves ``Container.loops`` empty.
+    """
+    box = secrets.SecretBox(resolve_secret_key(settings))
+    engine = db.make_engine(settings.database_url)
+    try:
+        await secrets.check_fingerprint(engine, box)
+        async with http_session(settings) as http:
+            registry = registry_module.build(acton_base_url=settings.acton_base_url)
+            ident = node_id()
+            yield Container(
+                settings=settings,
+                engine=engine,
+                http=http,
+                secrets=box,
+                registry=registry,
+                instances=instance_service.InstanceService(
+                    settings=settings,
+                    engine=engine,
+                    http=http,
+                    secrets=box,
+                    registry=registry,
+                    node_id=ident,
+                ),
+                node_id=ident,
+                loops=background_loops() if loops else [],
+                limiters=limits.RateLimiters(settings.acton_rate_per_second),
+            )
+    finally:
+        await engine.dispose()
+
+
+async def run_loops(c: Container, stop: asyncio.Event) -> None:
+    """Run every background loop until ``stop`` is set; a loop that crashes stops the others."""
+    if not c.loops:
+        await stop.wait()
+        return
+
+    async def run(loop: Loop) -> None:
+        await loop(c, stop)
+
+    tasks = [
+        asyncio.create_task(run(loop), name=getattr(loop, "__module__", "loop")) for loop in c.loops
+    ]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        stop.set()
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

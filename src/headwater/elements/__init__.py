@@ -1,0 +1,1 @@
+"""Provider elements: their clients, OAuth and normalized hubs."""

@@ -1,0 +1,136 @@
+"""OAuth 2.0 token calls (code exchange, refresh) over aiohttp, with errors translated."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+
+from headwater.errors import ProviderRefusal, ProviderUnavailable
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenSet:
+    """What a token endpoint granted."""
+
+    access_token: str
+    refresh_token: str | None
+    expires_at: dt.datetime | None
+
+
+async def exchange_code(
+    http: aiohttp.ClientSession,
+    base_url: str,
+    *,
+    code: str,
+    client_id: str,
+    client_secret: str,
+    redirect_uri: str,
+) -> TokenSet:
+    """Exchange an authorization code for tokens (``grant_type=authorization_code``)."""
+    return await _token_call(
+        http,
+        base_url,
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "redirect_uri": redirect_uri,
+        },
+    )
+
+
+async def refresh(
+    http: aiohttp.ClientSession,
+    base_url: str,
+    *,
+    refresh_token: str,
+    client_id: str,
+    client_secret: str,
+) -> TokenSet:
+    """Spend ``refresh_token`` for a new pair (``grant_type=refresh_token``)."""
+    return await _token_call(
+        http,
+        base_url,
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": client_id,
+            "client_secret": client_secret,
+        },
+    )
+
+
+async def _token_call(
+    http: aiohttp.ClientSession, base_url: str, form: Mapping[str, str]
+) -> TokenSet:
+    url = f"{base_url.rstrip('/')}/token"
+    try:
+        async with http.post(url, data=dict(form), headers={"Accept": "application/json"}) as resp:
+            status = resp.status
+            text = await resp.text(errors="replace")
+    except (TimeoutError, aiohttp.ClientError) as error:
+        raise ProviderUnavailable(
+            f"The provider's token endpoint could not be reached: {type(error).__name__}",
+            provider_message=str(error) or None,
+        ) from error
+    body = _json_object(text)
+    if status in (400, 401, 403):
+        message = _provider_message(body, text)
+        raise ProviderRefusal(
+            f"The provider refused the authorization: {message}",
+            provider_message=message,
+            http_status=status,
+        )
+    if status != 200 or body is None:
+        raise ProviderUnavailable(
+            f"The provider's token endpoint answered {status} with no usable token",
+            provider_message=text[:500] or None,
+            http_status=status,
+        )
+    return _token_set(body, status)
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _provider_message(body: Mapping[str, Any] | None, text: str) -> str:
+    if body is not None:
+        error, description = body.get("error"), body.get("error_description")
+        parts = [str(part) for part in (error, description) if part]
+        if parts:
+            return ": ".join(parts)
+    return text[:500] or "no reason given"
+
+
+def _token_set(body: Mapping[str, Any], status: int) -> TokenSet:
+    access = body.get("access_token")
+    if not isinstance(access, str) or not access:
+        raise ProviderUnavailable(
+            "The provider's token answer has no access_token", http_status=status
+        )
+    refresh_token = body.get("refresh_token")
+    expires_in = body.get("expires_in")
+    expires_at = None
+    if isinstance(expires_in, int | float | str):
+        try:
+            seconds = float(expires_in)
+        except ValueError:
+            seconds = None
+        if seconds is not None and seconds > 0:
+            expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
+    return TokenSet(
+        access_token=access,
+        refresh_token=refresh_token if isinstance(refresh_token, str) and refresh_token else None,
+        expires_at=expires_at,
+    )

@@ -1,0 +1,1 @@
+"""Element instances: creation through OAuth, updates, enablement and provider tokens."""

@@ -1,0 +1,36 @@
+"""Keeping an instance's poller rows in line with its configuration and state."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from headwater.domain import config
+from headwater.storage import pollers
+
+
+def active(plain: Mapping[str, Any], *, valid: bool, disabled: bool) -> bool:
+    """Whether an instance's pollers run: events on, polling, enabled and valid."""
+    return (
+        bool(plain.get("event.notification.enabled"))
+        and plain.get("event.vendor.type", "polling") == "polling"
+        and valid
+        and not disabled
+    )
+
+
+async def sync(
+    conn: AsyncConnection,
+    instance_id: int,
+    plain: Mapping[str, Any],
+    *,
+    active: bool,
+    now: dt.datetime,
+) -> None:
+    """Create, keep, reset or delete the instance's poller rows (in the caller's transaction)."""
+    await pollers.sync(
+        conn, instance_id=instance_id, resources=config.resources(plain), active=active, now=now
+    )

@@ -1,0 +1,365 @@
+"""The instances service: create (with the OAuth code exchange), read, update, enable, delete.
+
+Provider calls happen before the transaction that stores their result, so that no database lock is
+held across an HTTP call; a creation that fails anywhere leaves no row behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import secrets as random_secrets
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import aiohttp
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from headwater.domain import config
+from headwater.elements import oauth, registry
+from headwater.errors import AuthenticationError, InputError, NotFoundError
+from headwater.instances import configuration as conf
+from headwater.instances import pollers
+from headwater.instances import tokens as tokens_module
+from headwater.settings import Settings
+from headwater.storage import db, instances, secrets, tenants
+
+
+@dataclasses.dataclass(frozen=True)
+class InstanceInput:
+    """A creation or full replacement (``PUT``), as the caller wrote it."""
+
+    element_key: str
+    name: str
+    configuration: Mapping[str, Any]
+    tags: Sequence[str] = ()
+    code: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class InstancePatch:
+    """A partial update: absent fields stay; configuration keys merge (None removes)."""
+
+    name: str | None = None
+    tags: Sequence[str] | None = None
+    configuration: Mapping[str, Any] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Instance:
+    """An instance as shown to its organization (secrets masked unless just generated)."""
+
+    id: int
+    name: str
+    element_key: str
+    tags: list[str]
+    valid: bool
+    invalid_reason: str | None
+    disabled: bool
+    events_enabled: bool
+    configuration: dict[str, Any]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    token: str | None = None
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class InstanceService:
+    """Element instances of organizations."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        engine: AsyncEngine,
+        http: aiohttp.ClientSession,
+        secrets: secrets.SecretBox,
+        registry: registry.Registry,
+        node_id: str,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.http = http
+        self.box = secrets
+        self.registry = registry
+        self.node_id = node_id
+
+    # reading
+
+    async def get(self, principal: tenants.Principal, instance_id: int) -> Instance:
+        async with db.reading(self.engine) as conn:
+            return self._view(await self._row(conn, principal, instance_id))
+
+    async def page(
+        self, principal: tenants.Principal, *, after_id: int | None, limit: int
+    ) -> list[Instance]:
+        """The organization's instances in id order."""
+        async with db.reading(self.engine) as conn:
+            rows = await instances.page(
+                conn, organization_id=principal.organization_id, after_id=after_id, limit=limit
+            )
+        return [self._view(row) for row in rows]
+
+    async def by_token(self, principal: tenants.Principal, token: str) -> instances.Row:
+        """The organization's instance holding ``token``; AuthenticationError when none does."""
+        async with db.reading(self.engine) as conn:
+            row = await instances.by_token_hash(
+                conn, hash_token(token), organization_id=principal.organization_id
+            )
+        if row is None:
+            raise AuthenticationError("The Element token is not valid for this organization.")
+        return row
+
+    async def configuration(self, principal: tenants.Principal, instance_id: int) -> dict[str, Any]:
+        """The configuration as shown (secrets masked)."""
+        return (await self.get(principal, instance_id)).configuration
+
+    def tokens(self, instance_id: int) -> tokens_module.InstanceTokens:
+        """The provider access token of an instance, refreshed under its lease when due."""
+        return tokens_module.InstanceTokens(
+            settings=self.settings,
+            engine=self.engine,
+            http=self.http,
+            secrets=self.box,
+            registry=self.registry,
+            instance_id=instance_id,
+            owner=self.node_id,
+        )
+
+    # writing
+
+    async def create(self, principal: tenants.Principal, given: InstanceInput) -> Instance:
+        """Validate, exchange the authorization code, then store the instance in one transaction.
+
+        The response is the only time the instance token (and a generated signature key) is shown.
+        """
+        element = self._element(given.element_key)
+        raw, problems = conf.merge({}, given.configuration)
+        generated = conf.with_signature_key(raw)
+        canonical = self._normalize(element, raw, problems, code=given.code, need_code=True)
+        plain, secret = conf.split(canonical)
+        assert given.code is not None
+        granted = await self._exchange(element, canonical, given.code)
+        token = random_secrets.token_urlsafe(32)
+        now = _now()
+        events = bool(canonical.get("event.notification.enabled"))
+        async with db.transaction(self.engine) as conn:
+            instance_id = await instances.insert(
+                conn,
+                organization_id=principal.organization_id,
+                user_id=principal.user_id,
+                element_key=element.key,
+                name=given.name,
+                tags=list(given.tags),
+                token_hash=hash_token(token),
+                configuration=plain,
+                secrets=self.box.seal(secret),
+                provider_tokens=self._seal_tokens(granted),
+                token_expires_at=granted.expires_at,
+                valid=True,
+                invalid_reason=None,
+                disabled=False,
+                events_enabled=events,
+                subscription_active=True,
+                created_at=now,
+                updated_at=now,
+            )
+            await pollers.sync(
+                conn,
+                instance_id,
+                plain,
+                active=pollers.active(plain, valid=True, disabled=False),
+                now=now,
+            )
+            row = await self._row(conn, principal, instance_id)
+        revealed = [conf.SIGNATURE_KEY] if generated else []
+        return dataclasses.replace(self._view(row, revealed), token=token)
+
+    async def update(
+        self, principal: tenants.Principal, instance_id: int, patch: InstancePatch
+    ) -> Instance:
+        """Change name, tags (replaced) and configuration keys (merged) of an instance."""
+        revealed: list[str] = []
+        async with db.transaction(self.engine) as conn:
+            row = await self._row(conn, principal, instance_id, for_update=True)
+            values: dict[str, Any] = {}
+            if patch.name is not None:
+                values["name"] = patch.name
+            if patch.tags is not None:
+                values["tags"] = list(patch.tags)
+            if patch.configuration is not None:
+                element = self._element(row.element_key)
+                raw, problems = conf.merge(self._stored(row), patch.configuration)
+                if conf.with_signature_key(raw):
+                    revealed.append(conf.SIGNATURE_KEY)
+                canonical = self._normalize(element, raw, problems)
+                values.update(self._config_values(canonical))
+            await self._save(conn, row, values)
+            row = await self._row(conn, principal, instance_id)
+        return self._view(row, revealed)
+
+    async def replace(
+        self, principal: tenants.Principal, instance_id: int, given: InstanceInput
+    ) -> Instance:
+        """Replace name, tags and configuration; a new ``code`` re-authenticates the instance."""
+        async with db.reading(self.engine) as conn:
+            current = await self._row(conn, principal, instance_id)
+        if given.element_key != current.element_key:
+            raise InputError(
+                problems=[("element.key", f"the instance is of element {current.element_key!r}")]
+            )
+        element = self._element(given.element_key)
+        raw, problems = conf.merge(self._stored(current), given.configuration, replace=True)
+        revealed = [conf.SIGNATURE_KEY] if conf.with_signature_key(raw) else []
+        canonical = self._normalize(element, raw, problems, code=given.code)
+        granted = await self._exchange(element, canonical, given.code) if given.code else None
+        async with db.transaction(self.engine) as conn:
+            row = await self._row(conn, principal, instance_id, for_update=True)
+            values: dict[str, Any] = {"name": given.name, "tags": list(given.tags)}
+            values.update(self._config_values(canonical))
+            if granted is not None:
+                values.update(
+                    provider_tokens=self._seal_tokens(granted),
+                    token_expires_at=granted.expires_at,
+                    valid=True,
+                    invalid_reason=None,
+                )
+            await self._save(conn, row, values)
+            row = await self._row(conn, principal, instance_id)
+        return self._view(row, revealed)
+
+    async def set_enabled(
+        self, principal: tenants.Principal, instance_id: int, enabled: bool
+    ) -> Instance:
+        """Enable or disable an instance (a disabled one neither polls nor serves hub calls)."""
+        async with db.transaction(self.engine) as conn:
+            row = await self._row(conn, principal, instance_id, for_update=True)
+            await self._save(conn, row, {"disabled": not enabled})
+            row = await self._row(conn, principal, instance_id)
+        return self._view(row)
+
+    async def delete(self, principal: tenants.Principal, instance_id: int) -> None:
+        """Delete an instance with its pollers, events and deliveries."""
+        async with db.transaction(self.engine) as conn:
+            await self._row(conn, principal, instance_id, for_update=True)
+            await instances.delete(conn, instance_id)
+
+    # helpers
+
+    def _element(self, key: str) -> registry.ElementSpec:
+        try:
+            return self.registry.get(key)
+        except NotFoundError:
+            known = ", ".join(e.key for e in self.registry.all())
+            raise InputError(
+                problems=[("element.key", f"unknown element {key!r} (known: {known})")]
+            ) from None
+
+    def _normalize(
+        self,
+        element: registry.ElementSpec,
+        raw: Mapping[str, Any],
+        problems: list[tuple[str, str]],
+        *,
+        code: str | None = None,
+        need_code: bool = False,
+    ) -> dict[str, Any]:
+        """The canonical configuration, or one InputError naming every problem found."""
+        found = list(problems)
+        if need_code and not code:
+            found.append(("providerData.code", "required: the code from the OAuth redirect"))
+        if code:
+            found.extend(conf.oauth_problems(raw))
+        canonical: dict[str, Any] = {}
+        try:
+            canonical = config.normalize(
+                raw,
+                element=element,
+                min_refresh_seconds=self.settings.min_refresh_seconds,
+                allow_private_callbacks=self.settings.allow_private_callbacks,
+            )
+        except InputError as error:
+            found.extend(p for p in error.problems if p not in found)
+            if not error.problems:
+                found.append(("configuration", error.message))
+        if found:
+            raise InputError(problems=found)
+        return canonical
+
+    async def _exchange(
+        self, element: registry.ElementSpec, canonical: Mapping[str, Any], code: str
+    ) -> oauth.TokenSet:
+        return await oauth.exchange_code(
+            self.http,
+            element.base_url,
+            code=code,
+            client_id=str(canonical["oauth.api.key"]),
+            client_secret=str(canonical["oauth.api.secret"]),
+            redirect_uri=str(canonical["oauth.callback.url"]),
+        )
+
+    def _seal_tokens(self, granted: oauth.TokenSet) -> str:
+        return self.box.seal(
+            {"access_token": granted.access_token, "refresh_token": granted.refresh_token}
+        )
+
+    def _config_values(self, canonical: Mapping[str, Any]) -> dict[str, Any]:
+        plain, secret = conf.split(canonical)
+        return {
+            "configuration": plain,
+            "secrets": self.box.seal(secret),
+            "events_enabled": bool(plain.get("event.notification.enabled")),
+        }
+
+    async def _save(
+        self, conn: AsyncConnection, row: instances.Row, values: dict[str, Any]
+    ) -> None:
+        now = _now()
+        await instances.update(conn, row.id, updated_at=now, **values)
+        plain = values.get("configuration", row.configuration)
+        disabled = values.get("disabled", row.disabled)
+        valid = values.get("valid", row.valid)
+        active = pollers.active(plain, valid=valid, disabled=disabled)
+        await pollers.sync(conn, row.id, plain, active=active, now=now)
+
+    def _stored(self, row: instances.Row) -> dict[str, Any]:
+        """The full stored configuration, secrets decrypted."""
+        return {**row.configuration, **self.box.open(row.secrets)}
+
+    async def _row(
+        self,
+        conn: AsyncConnection,
+        principal: tenants.Principal,
+        instance_id: int,
+        *,
+        for_update: bool = False,
+    ) -> instances.Row:
+        row = await instances.get(
+            conn, instance_id, organization_id=principal.organization_id, for_update=for_update
+        )
+        if row is None:
+            raise NotFoundError(f"No instance with id {instance_id}.")
+        return row
+
+    def _view(self, row: instances.Row, revealed: Sequence[str] = ()) -> Instance:
+        return Instance(
+            id=row.id,
+            name=row.name,
+            element_key=row.element_key,
+            tags=list(row.tags),
+            valid=row.valid,
+            invalid_reason=row.invalid_reason,
+            disabled=row.disabled,
+            events_enabled=row.events_enabled,
+            configuration=conf.masked(row.configuration, self.box.open(row.secrets), revealed),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )

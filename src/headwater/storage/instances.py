@@ -1,0 +1,105 @@
+"""Element instance rows: reads scoped to an organization, writes, and the token-refresh lease."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from headwater.storage import tables
+
+Row = sa.Row[Any]
+MAX_ID = 2**31 - 1  # ids are INTEGER on both databases; a larger one names no row
+_t = tables.instances
+
+
+async def insert(conn: AsyncConnection, **values: Any) -> int:
+    """Insert an instance row; returns its id."""
+    instance_id: int | None = await conn.scalar(sa.insert(_t).values(**values).returning(_t.c.id))
+    assert instance_id is not None
+    return instance_id
+
+
+async def get(
+    conn: AsyncConnection,
+    instance_id: int,
+    *,
+    organization_id: int | None,
+    for_update: bool = False,
+) -> Row | None:
+    """The instance, when it exists and (unless ``organization_id`` is None) belongs to that org.
+
+    ``for_update`` locks the row until the transaction ends (PostgreSQL; SQLite's writers are
+    serialized by ``BEGIN IMMEDIATE`` already).
+    """
+    if not 0 < instance_id <= MAX_ID:
+        return None
+    query = sa.select(_t).where(_t.c.id == instance_id)
+    if organization_id is not None:
+        query = query.where(_t.c.organization_id == organization_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await conn.execute(query)).first()
+
+
+async def by_token_hash(
+    conn: AsyncConnection, token_hash: str, *, organization_id: int
+) -> Row | None:
+    """The organization's instance whose token hashes to ``token_hash``."""
+    query = sa.select(_t).where(
+        _t.c.token_hash == token_hash, _t.c.organization_id == organization_id
+    )
+    return (await conn.execute(query)).first()
+
+
+async def page(
+    conn: AsyncConnection, *, organization_id: int, after_id: int | None, limit: int
+) -> list[Row]:
+    """The organization's instances in id order, starting after ``after_id``."""
+    query = sa.select(_t).where(_t.c.organization_id == organization_id).order_by(_t.c.id)
+    if after_id is not None:
+        query = query.where(_t.c.id > after_id)
+    return list((await conn.execute(query.limit(limit))).all())
+
+
+async def update(conn: AsyncConnection, instance_id: int, **values: Any) -> None:
+    await conn.execute(sa.update(_t).where(_t.c.id == instance_id).values(**values))
+
+
+async def delete(conn: AsyncConnection, instance_id: int) -> bool:
+    """Delete the instance; its pollers, events and deliveries go with it (foreign keys cascade)."""
+    result = await conn.execute(sa.delete(_t).where(_t.c.id == instance_id))
+    return result.rowcount > 0
+
+
+async def claim_refresh_lease(
+    conn: AsyncConnection, instance_id: int, *, owner: str, now: dt.datetime, until: dt.datetime
+) -> bool:
+    """Take the refresh lease when it is free or expired; True when ``owner`` now holds it."""
+    result = await conn.execute(
+        sa.update(_t)
+        .where(
+            _t.c.id == instance_id,
+            sa.or_(_t.c.refresh_lease_owner.is_(None), _t.c.refresh_lease_until < now),
+        )
+        .values(refresh_lease_owner=owner, refresh_lease_until=until)
+    )
+    return result.rowcount == 1
+
+
+async def release_refresh_lease(
+    conn: AsyncConnection, instance_id: int, *, owner: str, **values: Any
+) -> bool:
+    """Release the lease held by ``owner``, writing ``values`` in the same statement.
+
+    The new token pair is persisted here, so that no other process can see the lease free and
+    the old (already spent) refresh token at once. False when the lease was lost.
+    """
+    result = await conn.execute(
+        sa.update(_t)
+        .where(_t.c.id == instance_id, _t.c.refresh_lease_owner == owner)
+        .values(refresh_lease_owner=None, refresh_lease_until=None, **values)
+    )
+    return result.rowcount == 1

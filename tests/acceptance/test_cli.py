@@ -1,0 +1,153 @@
+"""The ``headwater`` command as a user runs it: a subprocess, real servers on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api_fixtures import CALLBACK_URL, docs_configuration
+from tests.sandbox_fixtures import ActonSandbox
+
+HEADWATER = [str(Path(sys.executable).parent / "headwater")]
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWATER_")}
+    env["HEADWATER_DATA_DIR"] = str(tmp_path / "data")
+    env.update(extra)
+    return env
+
+
+def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*HEADWATER, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _http(method: str, url: str, body: Any = None, auth: str | None = None) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"}
+    if auth:
+        headers["Authorization"] = auth
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def test_users_create_json(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    first = _run(["users", "create", "--org", "Acme", "--json"], env, tmp_path)
+    assert first.returncode == 0, first.stderr
+    created = json.loads(first.stdout)
+    assert set(created) == {"organizationId", "organizationSecret", "userId", "userSecret"}
+    assert isinstance(created["organizationId"], int) and len(created["userSecret"]) >= 32
+    second = json.loads(_run(["users", "create", "--org", "Beta", "--json"], env, tmp_path).stdout)
+    assert second["organizationId"] != created["organizationId"]
+    assert second["userSecret"] != created["userSecret"]
+    assert (tmp_path / "data" / "headwater.db").exists()
+    text = _run(["users", "create", "--org", "Gamma"], env, tmp_path)
+    assert "Authorization: User " in text.stdout
+    empty = _run(["users", "create", "--org", " "], env, tmp_path)
+    assert empty.returncode == 1 and "--org" in empty.stderr and "Traceback" not in empty.stderr
+
+
+def test_db_upgrade(db_url: str, tmp_path: Path) -> None:
+    result = _run(["db", "upgrade"], _env(tmp_path, HEADWATER_DATABASE_URL=db_url), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "revision" in result.stdout
+
+
+def test_bad_settings_exit_with_a_message(tmp_path: Path) -> None:
+    env = _env(tmp_path, HEADWATER_DATABASE_URL="mysql://x/y")
+    result = _run(["db", "upgrade"], env, tmp_path)
+    assert result.returncode == 1
+    assert "unsupported database URL" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def server_env(db_url: str, acton_sandbox: ActonSandbox, tmp_path: Path) -> dict[str, str]:
+    extra = {"HEADWATER_ACTON_BASE_URL": acton_sandbox.url}
+    if not db_url.startswith("sqlite"):
+        extra["HEADWATER_DATABASE_URL"] = db_url
+        extra["HEADWATER_SECRET_KEY"] = "acceptance-secret-key-0001"
+    return _env(tmp_path, **extra)
+
+
+@pytest.fixture
+def served(server_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    port = _free_port()
+    log = (tmp_path / "serve.log").open("w")
+    process = subprocess.Popen(
+        [*HEADWATER, "serve", "--port", str(port), "--no-workers"],
+        env=server_env,
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        assert process.poll() is None, (tmp_path / "serve.log").read_text()
+        try:
+            if _http("GET", f"{url}/readyz")[0] == 200:
+                break
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+        time.sleep(0.05)
+    yield url
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=20) == 0, (tmp_path / "serve.log").read_text()
+    log.close()
+
+
+def test_serve_create_user_and_instance(
+    served: str, server_env: dict[str, str], acton_sandbox: ActonSandbox, tmp_path: Path
+) -> None:
+    made = _run(["users", "create", "--org", "Acme", "--json"], server_env, tmp_path)
+    assert made.returncode == 0, made.stderr
+    user = json.loads(made.stdout)
+    auth = f"User {user['userSecret']}, Organization {user['organizationSecret']}"
+    body = {
+        "element": {"key": "acton"},
+        "providerData": {"code": acton_sandbox.authorize_code(CALLBACK_URL)},
+        "configuration": docs_configuration(acton_sandbox),
+        "tags": ["Docs"],
+        "name": "API Instance with Polling",
+    }
+    status, created = _http("POST", f"{served}/elements/api-v2/instances", body, auth)
+    assert status == 200, created
+    assert created["id"] >= 1 and created["token"]
+    status, got = _http("GET", f"{served}/elements/api-v2/instances/{created['id']}", auth=auth)
+    assert status == 200 and got["configuration"]["oauth.api.secret"] == "********"
+    if "HEADWATER_SECRET_KEY" not in server_env:
+        assert (tmp_path / "data" / ".secret-key").exists()
+
+
+@pytest.mark.parametrize("db_kind", ["postgresql"], indirect=True)
+def test_postgresql_without_a_key_refuses_to_start(db_url: str, tmp_path: Path) -> None:
+    env = _env(tmp_path, HEADWATER_DATABASE_URL=db_url)
+    result = _run(["serve", "--port", str(_free_port())], env, tmp_path)
+    assert result.returncode == 1
+    assert "HEADWATER_SECRET_KEY is required" in result.stderr
