@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from headwater.domain import config
+from headwater.domain import config, resources
 from headwater.errors import InputError
 
 PREFIX = "configuration."
@@ -93,8 +93,8 @@ def test_the_docs_body_normalizes_cleanly() -> None:
     assert canonical["event.poller.refresh_interval"] == 15.0
     assert canonical["event.poller.configuration"] == DOCS["event.poller.configuration"]
     assert canonical["oauth.api.secret"] == "<client secret>"
-    resource = config.resources(canonical)["contacts"]
-    assert resource == config.Resource(
+    resource = resources.read(canonical)["contacts"]
+    assert resource == resources.Resource(
         name="contacts",
         url="/hubs/marketing/lists/{listId}/contacts?where=modafter='${epoch}'",
         id_field="_contact_id_",
@@ -351,7 +351,7 @@ def test_resource_options_are_canonical_and_reach_the_resource() -> None:
     assert spec["filterByUpdatedDate"] is False
     assert spec["createdCheckTolerance"] == 2.5
     assert spec["pageSize"] == 500
-    resource = config.resources(canonical)["contacts"]
+    resource = resources.read(canonical)["contacts"]
     assert resource.filter_by_updated_date is False
     assert resource.filter_by_current_date is True
     assert resource.created_check_tolerance == 2.5
@@ -374,12 +374,12 @@ def test_resource_options_are_canonical_and_reach_the_resource() -> None:
 )
 def test_backfill_from_accepts_iso_and_epoch_milliseconds(backfill: object, ms: int) -> None:
     canonical = normalize(with_contacts(backfillFrom=backfill))
-    assert config.resources(canonical)["contacts"].backfill_from_ms == ms
+    assert resources.read(canonical)["contacts"].backfill_from_ms == ms
 
 
 def test_the_misspelling_of_cloud_elements_docs_is_understood() -> None:
     canonical = normalize(with_contacts(filterByUpdateDate=False))
-    assert config.resources(canonical)["contacts"].filter_by_updated_date is False
+    assert resources.read(canonical)["contacts"].filter_by_updated_date is False
 
 
 def test_several_resources_each_become_a_resource() -> None:
@@ -388,19 +388,19 @@ def test_several_resources_each_become_a_resource() -> None:
         "contacts": DOCS["event.poller.configuration"]["contacts"],  # type: ignore[index]
         "lists": {"url": "/hubs/marketing/lists", "idField": "id"},
     }
-    found = config.resources(normalize(raw))
+    found = resources.read(normalize(raw))
     assert sorted(found) == ["contacts", "lists"]
     assert found["lists"].updated_field is None
     assert found["lists"].url == "/hubs/marketing/lists"
 
 
 def test_resources_of_a_configuration_without_pollers_is_empty() -> None:
-    assert config.resources(normalize({})) == {}
+    assert resources.read(normalize({})) == {}
 
 
 def test_fingerprint_follows_what_defines_the_query() -> None:
-    base = config.resources(normalize(docs()))["contacts"]
-    assert base.fingerprint() == config.resources(normalize(docs()))["contacts"].fingerprint()
+    base = resources.read(normalize(docs()))["contacts"]
+    assert base.fingerprint() == resources.read(normalize(docs()))["contacts"].fingerprint()
     same_query = [
         dataclasses.replace(base, page_size=10),
         dataclasses.replace(base, poll_delay=5.0),

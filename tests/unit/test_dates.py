@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from headwater.domain import dates
+from headwater.domain import dates, zones
 
 
 def utc(
@@ -251,13 +251,13 @@ def test_format_java_refuses_a_naive_datetime() -> None:
     ],
 )
 def test_zone(name: str | None, offset_at_moment: timedelta) -> None:
-    assert MOMENT.astimezone(dates.zone(name)).utcoffset() == offset_at_moment
+    assert MOMENT.astimezone(zones.zone(name)).utcoffset() == offset_at_moment
 
 
 @pytest.mark.parametrize("name", ["Mars/Olympus", "../etc/passwd", "+25:00", "Nowhere"])
 def test_unknown_zones_are_refused(name: str) -> None:
     with pytest.raises(ValueError, match="time zone"):
-        dates.zone(name)
+        zones.zone(name)
 
 
 def test_epoch_helpers() -> None:
@@ -265,7 +265,7 @@ def test_epoch_helpers() -> None:
     assert dates.to_ms(moment) == 1795947300123
     assert dates.from_ms(1795947300123) == utc(2026, 11, 29, 10, 15, 0, 123000)
     assert dates.iso(moment) == "2026-11-29T10:15:00.123Z"
-    tokyo = moment.astimezone(dates.zone("Asia/Tokyo"))
+    tokyo = moment.astimezone(zones.zone("Asia/Tokyo"))
     assert dates.iso(tokyo) == "2026-11-29T10:15:00.123Z"
     assert dates.to_ms(utc(1969, 12, 31, 23, 59, 59, 999500)) == -1
 
@@ -310,7 +310,7 @@ def test_format_then_parse_is_the_same_instant(
     pattern: tuple[str, timedelta], tz: str | None, moment: datetime
 ) -> None:
     text, precision = pattern
-    local = moment.astimezone(dates.zone(tz))
+    local = moment.astimezone(zones.zone(tz))
     offset = local.utcoffset()
     assert offset is not None
     assume(offset % timedelta(minutes=1) == timedelta(0))  # local mean time before ~1920

@@ -8,7 +8,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from headwater.instances import service
+from headwater.instances import service, views
 
 MAX_DEPTH = 32
 T = TypeVar("T")
@@ -134,7 +134,7 @@ class OAuthUrl(BaseModel):
     oauthUrl: str
 
 
-def instance_json(instance: service.Instance) -> dict[str, Any]:
+def instance_json(instance: views.Instance) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": instance.id,
         "name": instance.name,

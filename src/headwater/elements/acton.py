@@ -5,12 +5,13 @@ the instance's :class:`~headwater.elements.limits.RateLimiter`, and either retur
 raises a :mod:`headwater.errors` ``Provider*`` error whose message quotes what Act-On answered
 (status, method, path and Act-On's own message). No aiohttp exception escapes this module.
 
-How Act-On's answers are translated into errors: see :mod:`headwater.elements.acton_answers`.
+How Act-On's answers are translated into errors: see :mod:`headwater.elements.acton_answers`;
+the values the client returns (pages, write and delete results):
+:mod:`headwater.elements.acton_results`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import urllib.parse
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Protocol
@@ -19,7 +20,7 @@ import aiohttp
 import yarl
 
 from headwater import errors
-from headwater.elements import acton_answers, limits
+from headwater.elements import acton_answers, acton_results, limits
 
 MAX_COUNT = 1000  # Act-On returns at most 1000 rows or lists per call
 MAX_DELETE_IDS = 100  # ids per bulk delete
@@ -48,47 +49,6 @@ class TokenSource(Protocol):
         ...
 
 
-@dataclasses.dataclass(frozen=True)
-class ListsPage:
-    """One page of ``GET /api/1/list``: list metadata objects as Act-On returns them."""
-
-    offset: int
-    total_count: int
-    lists: list[dict[str, object]]
-
-
-@dataclasses.dataclass(frozen=True)
-class ListPage:
-    """One page of a list download: rows of strings aligned with ``headers``."""
-
-    list_id: str
-    offset: int
-    total_count: int
-    headers: list[str]
-    rows: list[list[str]]
-    email_column: int | None
-
-    def records(self) -> list[dict[str, str]]:
-        """The rows as objects keyed by column heading."""
-        return [dict(zip(self.headers, row, strict=False)) for row in self.rows]
-
-
-@dataclasses.dataclass(frozen=True)
-class Written:
-    """The answer to an insert, upsert or update: the record id (when given) and the message."""
-
-    id: str | None
-    message: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Deleted:
-    """The answer to a bulk delete."""
-
-    success_count: int
-    failed: list[tuple[str, str]]  # (contact id, Act-On's reason)
-
-
 class ActonClient:
     """Act-On's ``/api/1`` lists and records, for one instance (one token source, one limiter)."""
 
@@ -113,19 +73,12 @@ class ActonClient:
 
     # -- lists -------------------------------------------------------------------------------
 
-    async def get_lists(self, count: int = MAX_COUNT, offset: int = 0) -> ListsPage:
+    async def get_lists(self, count: int = MAX_COUNT, offset: int = 0) -> acton_results.ListsPage:
         """One page of the account's contact lists (``count`` is capped at 1000)."""
         params = {"listingtype": "CONTACT_LIST", "count": _count(count), "offset": str(offset)}
         path = "/api/1/list"
-        data = _mapping(await self._call("GET", path, params=params), "GET", path)
-        result = data.get("result")
-        if not isinstance(result, list) or not all(isinstance(item, dict) for item in result):
-            raise acton_answers.malformed("GET", path, "its 'result' is not an array of objects")
-        return ListsPage(
-            offset=_int(data.get("offset", offset), "GET", path, "offset"),
-            total_count=_int(data.get("totalCount", -1), "GET", path, "totalCount"),
-            lists=result,
-        )
+        answer = await self._call("GET", path, params=params)
+        return acton_results.lists_page(answer, path, offset=offset)
 
     async def iter_lists(self, *, page_size: int = MAX_COUNT) -> AsyncIterator[dict[str, object]]:
         """Every contact list, paging by offset until ``totalCount``."""
@@ -150,7 +103,7 @@ class ActonClient:
         createdbefore: int | None = None,
         fields: Sequence[str] | None = None,
         datequalifiers: bool = False,
-    ) -> ListPage:
+    ) -> acton_results.ListPage:
         """One page of a list's contacts; dates are epoch milliseconds.
 
         ``datequalifiers`` appends the ``__created_date`` and ``__modified_date`` columns; Act-On
@@ -170,22 +123,8 @@ class ActonClient:
         if datequalifiers:
             params["datequalifiers"] = "true"
         path = f"/api/1/list/{_segment(list_id)}"
-        data = _mapping(await self._call("GET", path, params=params), "GET", path)
-        headers = data.get("headers")
-        rows = data.get("data")
-        if not isinstance(headers, list) or not all(isinstance(h, str) for h in headers):
-            raise acton_answers.malformed("GET", path, "its 'headers' is not an array of strings")
-        if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-            raise acton_answers.malformed("GET", path, "its 'data' is not an array of rows")
-        email_column = data.get("emailColumn")
-        return ListPage(
-            list_id=str(data.get("listId", list_id)),
-            offset=_int(data.get("offset", offset), "GET", path, "offset"),
-            total_count=_int(data.get("totalCount", -1), "GET", path, "totalCount"),
-            headers=headers,
-            rows=[[_cell(cell) for cell in row] for row in rows],
-            email_column=email_column if isinstance(email_column, int) else None,
-        )
+        answer = await self._call("GET", path, params=params)
+        return acton_results.list_page(answer, path, list_id=list_id, offset=offset)
 
     async def iter_list_pages(
         self,
@@ -198,7 +137,7 @@ class ActonClient:
         createdbefore: int | None = None,
         fields: Sequence[str] | None = None,
         datequalifiers: bool = False,
-    ) -> AsyncIterator[ListPage]:
+    ) -> AsyncIterator[acton_results.ListPage]:
         """Every page of a list download, paging by offset until ``totalCount``."""
         offset = 0
         while True:
@@ -220,38 +159,39 @@ class ActonClient:
 
     # -- records -----------------------------------------------------------------------------
 
-    async def insert(self, list_id: str, record: Mapping[str, object]) -> Written:
+    async def insert(self, list_id: str, record: Mapping[str, object]) -> acton_results.Written:
         """Add a record (no de-duplication); returns its id, e.g. ``l-0001:12``."""
         path = f"/api/1/list/{_segment(list_id)}/record"
-        return _written(await self._call("POST", path, json=dict(record)), "POST", path)
+        answer = await self._call("POST", path, json=dict(record))
+        return acton_results.written(answer, "POST", path)
 
     async def upsert_by_email(
         self, list_id: str, email_address: str, record: Mapping[str, object]
-    ) -> Written:
+    ) -> acton_results.Written:
         """Update the first record with that email, or add one when none has it."""
         path = f"/api/1/list/{_segment(list_id)}/record"
         answer = await self._call("PUT", path, params={"email": email_address}, json=dict(record))
-        return _written(answer, "PUT", path)
+        return acton_results.written(answer, "PUT", path)
 
-    async def update(self, list_id: str, record_id: str, record: Mapping[str, object]) -> Written:
+    async def update(
+        self, list_id: str, record_id: str, record: Mapping[str, object]
+    ) -> acton_results.Written:
         """Set the given columns of one record; the others keep their values."""
         path = f"/api/1/list/{_segment(list_id)}/record/{_segment(record_id)}"
-        return _written(await self._call("PUT", path, json=dict(record)), "PUT", path)
+        answer = await self._call("PUT", path, json=dict(record))
+        return acton_results.written(answer, "PUT", path)
 
     async def get_record(self, list_id: str, record_id: str) -> list[str]:
         """One record as Act-On returns it: a bare array aligned with the list's headers."""
         path = f"/api/1/list/{_segment(list_id)}/record/{_segment(record_id)}"
-        data = await self._call("GET", path)
-        if not isinstance(data, list):
-            raise acton_answers.malformed("GET", path, "it is not an array")
-        return [_cell(cell) for cell in data]
+        return acton_results.record(await self._call("GET", path), path)
 
     async def delete(self, list_id: str, record_id: str) -> None:
         """Delete one record; an unknown one raises ``ProviderNotFound``."""
         path = f"/api/1/list/{_segment(list_id)}/record/{_segment(record_id)}"
         await self._call("DELETE", path)
 
-    async def delete_many(self, list_id: str, record_ids: Sequence[str]) -> Deleted:
+    async def delete_many(self, list_id: str, record_ids: Sequence[str]) -> acton_results.Deleted:
         """Delete records by id, 100 per call; ids Act-On did not delete come back in ``failed``."""
         path = f"/api/1/list/{_segment(list_id)}/record"
         success_count = 0
@@ -259,13 +199,10 @@ class ActonClient:
         for start in range(0, len(record_ids), MAX_DELETE_IDS):
             chunk = record_ids[start : start + MAX_DELETE_IDS]
             answer = await self._call("DELETE", path, params={"contactids": ",".join(chunk)})
-            data = _mapping(answer, "DELETE", path)
-            success_count += _int(data.get("success_count", 0), "DELETE", path, "success_count")
-            failed_list = data.get("failedList")
-            for item in failed_list if isinstance(failed_list, list) else []:
-                if isinstance(item, dict):
-                    failed.append((str(item.get("id", "")), str(item.get("reason", ""))))
-        return Deleted(success_count=success_count, failed=failed)
+            part = acton_results.deleted(answer, path)
+            success_count += part.success_count
+            failed.extend(part.failed)
+        return acton_results.Deleted(success_count=success_count, failed=failed)
 
     # -- transport ---------------------------------------------------------------------------
 
@@ -365,36 +302,3 @@ def _segment(value: str) -> str:
 
 def _count(count: int) -> str:
     return str(max(1, min(int(count), MAX_COUNT)))
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value if isinstance(value, str) else str(value)
-
-
-def _int(value: object, method: str, path: str, name: str) -> int:
-    if isinstance(value, bool):
-        raise acton_answers.malformed(method, path, f"its '{name}' is not a number")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.lstrip("-").isdigit():
-        return int(value)
-    raise acton_answers.malformed(method, path, f"its '{name}' is not a number")
-
-
-def _mapping(data: object, method: str, path: str) -> dict[str, object]:
-    if not isinstance(data, dict):
-        raise acton_answers.malformed(method, path, "it is not a JSON object")
-    return data
-
-
-def _written(data: object, method: str, path: str) -> Written:
-    mapping = _mapping(data, method, path)
-    record_id = mapping.get("id", mapping.get("contact_id"))
-    return Written(
-        id=record_id if isinstance(record_id, str) else None,
-        message=str(mapping.get("message", "")),
-    )

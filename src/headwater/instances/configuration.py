@@ -1,4 +1,7 @@
-"""Instance configuration bookkeeping: secrets split off, masked on the way out, merged on PATCH."""
+"""Instance configuration bookkeeping: validated, secrets split off, masked on the way out, merged.
+
+:func:`normalize` is what a create, update or replace validates before anything is stored.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from headwater.domain import config, signing
+from headwater.errors import InputError
+from headwater.settings import Settings
 
 MASK = "********"
 SECRET_KEYS = config.SECRET_KEYS
@@ -76,3 +81,39 @@ def oauth_problems(
         for key in OAUTH_KEYS
         if not isinstance(raw.get(key), str) or not raw.get(key)
     ]
+
+
+def normalize(
+    element: config.ElementLike,
+    raw: Mapping[str, Any],
+    problems: list[tuple[str, str]],
+    *,
+    settings: Settings,
+    code: str | None = None,
+    need_code: bool = False,
+) -> dict[str, Any]:
+    """The canonical configuration, or one InputError naming every problem found.
+
+    ``problems`` are those found before (by :func:`merge`); with ``code`` the OAuth keys are
+    required too, and ``need_code`` requires the code itself.
+    """
+    found = list(problems)
+    if need_code and not code:
+        found.append(("providerData.code", "required: the code from the OAuth redirect"))
+    if code:
+        found.extend(oauth_problems(raw))
+    canonical: dict[str, Any] = {}
+    try:
+        canonical = config.normalize(
+            raw,
+            element=element,
+            min_refresh_seconds=settings.min_refresh_seconds,
+            allow_private_callbacks=settings.allow_private_callbacks,
+        )
+    except InputError as error:
+        found.extend(p for p in error.problems if p not in found)
+        if not error.problems:
+            found.append(("configuration", error.message))
+    if found:
+        raise InputError(problems=found)
+    return canonical

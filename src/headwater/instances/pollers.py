@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from headwater.domain import config
+from headwater.domain import resources
 from headwater.storage import pollers
 
 
@@ -32,5 +32,5 @@ async def sync(
 ) -> None:
     """Create, keep, reset or delete the instance's poller rows (in the caller's transaction)."""
     await pollers.sync(
-        conn, instance_id=instance_id, resources=config.resources(plain), active=active, now=now
+        conn, instance_id=instance_id, resources=resources.read(plain), active=active, now=now
     )

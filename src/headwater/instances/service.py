@@ -16,11 +16,10 @@ from typing import Any
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from headwater.domain import config
 from headwater.elements import oauth, registry
 from headwater.errors import AuthenticationError, InputError, NotFoundError
 from headwater.instances import configuration as conf
-from headwater.instances import pollers
+from headwater.instances import pollers, views
 from headwater.instances import tokens as tokens_module
 from headwater.settings import Settings
 from headwater.storage import db, instances, secrets, tenants
@@ -44,24 +43,6 @@ class InstancePatch:
     name: str | None = None
     tags: Sequence[str] | None = None
     configuration: Mapping[str, Any] | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class Instance:
-    """An instance as shown to its organization (secrets masked unless just generated)."""
-
-    id: int
-    name: str
-    element_key: str
-    tags: list[str]
-    valid: bool
-    invalid_reason: str | None
-    disabled: bool
-    events_enabled: bool
-    configuration: dict[str, Any]
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    token: str | None = None
 
 
 def hash_token(token: str) -> str:
@@ -94,19 +75,19 @@ class InstanceService:
 
     # reading
 
-    async def get(self, principal: tenants.Principal, instance_id: int) -> Instance:
+    async def get(self, principal: tenants.Principal, instance_id: int) -> views.Instance:
         async with db.reading(self.engine) as conn:
-            return self._view(await self._row(conn, principal, instance_id))
+            return views.instance(await self._row(conn, principal, instance_id), self.box)
 
     async def page(
         self, principal: tenants.Principal, *, after_id: int | None, limit: int
-    ) -> list[Instance]:
+    ) -> list[views.Instance]:
         """The organization's instances in id order."""
         async with db.reading(self.engine) as conn:
             rows = await instances.page(
                 conn, organization_id=principal.organization_id, after_id=after_id, limit=limit
             )
-        return [self._view(row) for row in rows]
+        return [views.instance(row, self.box) for row in rows]
 
     async def by_token(self, principal: tenants.Principal, token: str) -> instances.Row:
         """The organization's instance holding ``token``; AuthenticationError when none does."""
@@ -136,7 +117,7 @@ class InstanceService:
 
     # writing
 
-    async def create(self, principal: tenants.Principal, given: InstanceInput) -> Instance:
+    async def create(self, principal: tenants.Principal, given: InstanceInput) -> views.Instance:
         """Validate, exchange the authorization code, then store the instance in one transaction.
 
         The response is the only time the instance token (and a generated signature key) is shown.
@@ -144,7 +125,9 @@ class InstanceService:
         element = self._element(given.element_key)
         raw, problems = conf.merge({}, given.configuration)
         generated = conf.with_signature_key(raw)
-        canonical = self._normalize(element, raw, problems, code=given.code, need_code=True)
+        canonical = conf.normalize(
+            element, raw, problems, settings=self.settings, code=given.code, need_code=True
+        )
         plain, secret = conf.split(canonical)
         assert given.code is not None
         granted = await self._exchange(element, canonical, given.code)
@@ -181,11 +164,11 @@ class InstanceService:
             )
             row = await self._row(conn, principal, instance_id)
         revealed = [conf.SIGNATURE_KEY] if generated else []
-        return dataclasses.replace(self._view(row, revealed), token=token)
+        return dataclasses.replace(views.instance(row, self.box, revealed), token=token)
 
     async def update(
         self, principal: tenants.Principal, instance_id: int, patch: InstancePatch
-    ) -> Instance:
+    ) -> views.Instance:
         """Change name, tags (replaced) and configuration keys (merged) of an instance."""
         revealed: list[str] = []
         async with db.transaction(self.engine) as conn:
@@ -200,15 +183,15 @@ class InstanceService:
                 raw, problems = conf.merge(self._stored(row), patch.configuration)
                 if conf.with_signature_key(raw):
                     revealed.append(conf.SIGNATURE_KEY)
-                canonical = self._normalize(element, raw, problems)
+                canonical = conf.normalize(element, raw, problems, settings=self.settings)
                 values.update(self._config_values(canonical))
             await self._save(conn, row, values)
             row = await self._row(conn, principal, instance_id)
-        return self._view(row, revealed)
+        return views.instance(row, self.box, revealed)
 
     async def replace(
         self, principal: tenants.Principal, instance_id: int, given: InstanceInput
-    ) -> Instance:
+    ) -> views.Instance:
         """Replace name, tags and configuration; a new ``code`` re-authenticates the instance."""
         async with db.reading(self.engine) as conn:
             current = await self._row(conn, principal, instance_id)
@@ -219,7 +202,7 @@ class InstanceService:
         element = self._element(given.element_key)
         raw, problems = conf.merge(self._stored(current), given.configuration, replace=True)
         revealed = [conf.SIGNATURE_KEY] if conf.with_signature_key(raw) else []
-        canonical = self._normalize(element, raw, problems, code=given.code)
+        canonical = conf.normalize(element, raw, problems, settings=self.settings, code=given.code)
         granted = await self._exchange(element, canonical, given.code) if given.code else None
         async with db.transaction(self.engine) as conn:
             row = await self._row(conn, principal, instance_id, for_update=True)
@@ -234,17 +217,17 @@ class InstanceService:
                 )
             await self._save(conn, row, values)
             row = await self._row(conn, principal, instance_id)
-        return self._view(row, revealed)
+        return views.instance(row, self.box, revealed)
 
     async def set_enabled(
         self, principal: tenants.Principal, instance_id: int, enabled: bool
-    ) -> Instance:
+    ) -> views.Instance:
         """Enable or disable an instance (a disabled one neither polls nor serves hub calls)."""
         async with db.transaction(self.engine) as conn:
             row = await self._row(conn, principal, instance_id, for_update=True)
             await self._save(conn, row, {"disabled": not enabled})
             row = await self._row(conn, principal, instance_id)
-        return self._view(row)
+        return views.instance(row, self.box)
 
     async def delete(self, principal: tenants.Principal, instance_id: int) -> None:
         """Delete an instance with its pollers, events and deliveries."""
@@ -262,37 +245,6 @@ class InstanceService:
             raise InputError(
                 problems=[("element.key", f"unknown element {key!r} (known: {known})")]
             ) from None
-
-    def _normalize(
-        self,
-        element: registry.ElementSpec,
-        raw: Mapping[str, Any],
-        problems: list[tuple[str, str]],
-        *,
-        code: str | None = None,
-        need_code: bool = False,
-    ) -> dict[str, Any]:
-        """The canonical configuration, or one InputError naming every problem found."""
-        found = list(problems)
-        if need_code and not code:
-            found.append(("providerData.code", "required: the code from the OAuth redirect"))
-        if code:
-            found.extend(conf.oauth_problems(raw))
-        canonical: dict[str, Any] = {}
-        try:
-            canonical = config.normalize(
-                raw,
-                element=element,
-                min_refresh_seconds=self.settings.min_refresh_seconds,
-                allow_private_callbacks=self.settings.allow_private_callbacks,
-            )
-        except InputError as error:
-            found.extend(p for p in error.problems if p not in found)
-            if not error.problems:
-                found.append(("configuration", error.message))
-        if found:
-            raise InputError(problems=found)
-        return canonical
 
     async def _exchange(
         self, element: registry.ElementSpec, canonical: Mapping[str, Any], code: str
@@ -348,18 +300,3 @@ class InstanceService:
         if row is None:
             raise NotFoundError(f"No instance with id {instance_id}.")
         return row
-
-    def _view(self, row: instances.Row, revealed: Sequence[str] = ()) -> Instance:
-        return Instance(
-            id=row.id,
-            name=row.name,
-            element_key=row.element_key,
-            tags=list(row.tags),
-            valid=row.valid,
-            invalid_reason=row.invalid_reason,
-            disabled=row.disabled,
-            events_enabled=row.events_enabled,
-            configuration=conf.masked(row.configuration, self.box.open(row.secrets), revealed),
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )

@@ -3,6 +3,7 @@
 ``build_app(SandboxState(...))`` gives the aiohttp application; ``run(...)`` serves it for
 ``headwater sandbox acton``. The pieces live beside this module: ``acton_oauth`` (``/authorize``,
 ``/token``), ``acton_api`` (``/api/1/...``), ``acton_data`` (the store and its filter semantics),
+``acton_seed`` (the sample contacts),
 ``acton_changes`` (atomic batches and between-pages hooks), ``faults``, ``limits``, ``clock`` and
 ``acton_admin`` (the ``/_admin`` surface for tests, the demo and benchmarks, documented there).
 
@@ -30,6 +31,7 @@ from headwater.sandbox import (
     acton_data,
     acton_errors,
     acton_oauth,
+    acton_seed,
     clock,
     faults,
     limits,
@@ -69,7 +71,7 @@ class SandboxState:
         if frozen_at_ms is not None:
             self.clock.freeze(frozen_at_ms)
         self.store = acton_data.Store(self.clock, inclusive_bounds=inclusive_bounds)
-        self.store.seed(lists=lists, contacts=contacts, seed=seed)
+        acton_seed.seed(self.store, lists=lists, contacts=contacts, seed=seed)
         self.tokens = acton_oauth.Tokens(
             self.clock,
             client_id=client_id,

@@ -1,4 +1,4 @@
-"""The sandbox's contact lists, in memory: seeding, queries and writes, safe to use from any thread.
+"""The sandbox's contact lists, in memory: queries and writes, safe to use from any thread.
 
 Contacts are numbered per list from 0 in insertion order; their id is ``"{listid}:{n}"``. Every
 write stamps the contact's modified time and the list's ``tsLastModified`` with the sandbox clock;
@@ -14,7 +14,6 @@ order, so offset paging is stable while the data does not change.
 from __future__ import annotations
 
 import json
-import random
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,15 +32,6 @@ HEADINGS = (
     "Lead Source",
     "Timezone",
 )
-_FIRST = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Linus")
-_LAST = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson")
-_TITLES = ("Engineer", "Manager", "Director", "Analyst", "Founder")
-_COMPANIES = ("Initech", "Globex", "Umbrella", "Hooli", "Acme")
-_CITIES = ("Portland", "Lyon", "Osaka", "Recife", "Tartu")
-_SOURCES = ("Organic Search", "Webinar", "Referral", "Trade Show")
-_ZONES = ("America/Los_Angeles", "Europe/Paris", "Asia/Tokyo", "America/Recife")
-_LIST_NAMES = ("Newsletter", "Webinar Leads", "Customers", "Trial Users", "Partners")
-_DAY_MS = 86_400_000
 
 
 @dataclass
@@ -154,32 +144,6 @@ class Store:
                 raise acton_errors.invalid_list()
             return found
 
-    def seed(self, *, lists: int, contacts: int, seed: int) -> None:
-        """Deterministic lists and contacts (for a given seed and clock), all in the past."""
-        rng = random.Random(seed)
-        with self.lock:
-            now = self.clock.now_ms()
-            for i in range(lists):
-                start = now - 30 * _DAY_MS
-                name = f"{_LIST_NAMES[i % len(_LIST_NAMES)]} {i + 1}"
-                created = self.create_list(name, at_ms=start)
-                step = (29 * _DAY_MS) // max(contacts, 1)
-                for n in range(contacts):
-                    born = start + n * step + rng.randrange(max(step, 1))
-                    first, last = rng.choice(_FIRST), rng.choice(_LAST)
-                    values = {
-                        "First Name": first,
-                        "Last Name": last,
-                        "Job Title": rng.choice(_TITLES),
-                        "Company": rng.choice(_COMPANIES),
-                        "Business City": rng.choice(_CITIES),
-                        EMAIL: f"{first}.{last}.{i + 1}.{n}@example.com".lower(),
-                        "Lead Source": rng.choice(_SOURCES),
-                        "Timezone": rng.choice(_ZONES),
-                    }
-                    changed = born + rng.randrange(min(_DAY_MS, now - born) + 1)
-                    self._add(created, values, born, changed)
-
     # --- reads -----------------------------------------------------------------------------
 
     def download(
@@ -228,14 +192,16 @@ class Store:
             raise acton_errors.invalid_column()
         return {k: _cell(v) for k, v in values.items() if k != CONTACT_ID}
 
-    def _add(
+    def add(
         self, target: ContactList, values: dict[str, str], created: int, modified: int
     ) -> Contact:
-        contact = Contact(target.next_number, values, created, modified)
-        target.contacts[contact.number] = contact
-        target.next_number += 1
-        target.ts_last_modified = max(target.ts_last_modified, modified)
-        return contact
+        """Adds a contact with these times to ``target``, its ``values`` taken as they are."""
+        with self.lock:
+            contact = Contact(target.next_number, values, created, modified)
+            target.contacts[contact.number] = contact
+            target.next_number += 1
+            target.ts_last_modified = max(target.ts_last_modified, modified)
+            return contact
 
     def insert(
         self, list_id: str, values: Mapping[str, object], *, at_ms: int | None = None
@@ -244,7 +210,7 @@ class Store:
         with self.lock:
             target = self.get_list(list_id)
             now = self.clock.now_ms() if at_ms is None else at_ms
-            contact = self._add(target, self._checked(target, values), now, now)
+            contact = self.add(target, self._checked(target, values), now, now)
             return target.contact_id(contact.number)
 
     def update(
