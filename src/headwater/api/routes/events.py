@@ -1,0 +1,110 @@
+"""`/instances/events`: the events the pollers stored, newest first, paged, filtered by `where`.
+
+`where` is CEQL over `id`, `instanceId`, `elementKey`, `hubKey`, `objectType`, `objectId`,
+`eventType`, `date`, `pollDate`, `status` and `notificationId` (`=`, `!=`, `<`, `<=`, `>`, `>=`
+joined by `and`; dates as ISO-8601).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import JSONResponse
+
+from headwater.api import auth, deps, paging
+from headwater.bootstrap import Container
+from headwater.domain import ceql, dates
+from headwater.errors import NotFoundError
+from headwater.storage import db, events
+
+router = APIRouter(tags=["events"])
+
+Deps = Annotated[Container, Depends(deps.container)]
+InstanceId = Annotated[int, Path(ge=1, description="The instance's id.")]
+EventId = Annotated[int, Path(ge=1, description="The event's id.")]
+Where = Annotated[
+    str | None,
+    Query(
+        max_length=4000,
+        description="CEQL, e.g. `eventType='UPDATED' and date>='2026-11-29T10:00:00Z'`.",
+    ),
+]
+
+
+def event_json(row: Any) -> dict[str, Any]:
+    """An event as the API shows it."""
+    return {
+        "id": row.id,
+        "instanceId": row.instance_id,
+        "elementKey": row.element_key,
+        "hubKey": row.hub_key,
+        "objectType": row.object_type,
+        "objectId": row.object_id,
+        "eventType": row.event_type,
+        "date": dates.iso(row.date),
+        "pollDate": dates.iso(row.poll_date),
+        "status": row.status,
+        "notificationId": row.notification_id,
+        "raw": row.raw,
+    }
+
+
+async def _page(
+    c: Container,
+    who: auth.Principal,
+    instance_id: int | None,
+    where: str | None,
+    page: paging.PageRequest,
+) -> JSONResponse:
+    conditions = ceql.parse(where) if where else []
+    events.translate(conditions)  # a bad where is a 400 before any query
+    async with db.reading(c.engine) as conn:
+        rows = await events.page(
+            conn,
+            organization_id=who.organization_id,
+            instance_id=instance_id,
+            where=conditions,
+            before_id=page.after_id(),
+            limit=page.size + 1,
+        )
+    items, more = paging.split(rows, page)
+    token = paging.id_token(items[-1].id) if more else None
+    return paging.respond([event_json(row) for row in items], token)
+
+
+@router.get("/instances/events")
+async def list_events(
+    who: auth.Principal,
+    creds: Annotated[auth.Credentials, Depends(auth.credentials)],
+    c: Deps,
+    page: paging.Page,
+    where: Where = None,
+) -> JSONResponse:
+    """The organization's events, newest first (one instance's with an `Element` token)."""
+    instance_id = None
+    if creds.element is not None:
+        instance_id = (await c.instances.by_token(who, creds.element)).id
+    return await _page(c, who, instance_id, where, page)
+
+
+@router.get("/instances/events/{event_id:int}")
+async def get_event(event_id: EventId, who: auth.Principal, c: Deps) -> dict[str, Any]:
+    async with db.reading(c.engine) as conn:
+        row = await events.get(conn, organization_id=who.organization_id, event_id=event_id)
+    if row is None:
+        raise NotFoundError(f"No event with id {event_id}.")
+    return event_json(row)
+
+
+@router.get("/instances/{instance_id:int}/events")
+async def list_instance_events(
+    instance_id: InstanceId,
+    who: auth.Principal,
+    c: Deps,
+    page: paging.Page,
+    where: Where = None,
+) -> JSONResponse:
+    """The instance's events, newest first."""
+    await c.instances.get(who, instance_id)
+    return await _page(c, who, instance_id, where, page)

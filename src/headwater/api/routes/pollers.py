@@ -1,0 +1,76 @@
+"""`/instances/{id}/pollers`: each polled resource's state; run one now, pause or resume one."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path
+from fastapi.responses import JSONResponse
+
+from headwater.api import auth, deps
+from headwater.bootstrap import Container
+from headwater.poller import control
+
+router = APIRouter(tags=["pollers"])
+
+Deps = Annotated[Container, Depends(deps.container)]
+InstanceId = Annotated[int, Path(ge=1, description="The instance's id.")]
+Resource = Annotated[
+    str, Path(min_length=1, max_length=200, description="A resource of the poller configuration.")
+]
+_ONE = "/instances/{instance_id:int}/pollers/{resource}"
+
+
+async def _active(c: Container, who: auth.Principal, instance_id: int) -> bool:
+    instance = await c.instances.get(who, instance_id)
+    return control.is_active(
+        instance.configuration, valid=instance.valid, disabled=instance.disabled
+    )
+
+
+@router.get("/instances/{instance_id:int}/pollers")
+async def list_pollers(
+    instance_id: InstanceId, who: auth.Principal, c: Deps
+) -> list[dict[str, Any]]:
+    """Each resource's poller: `cursor`, `lastRunDate`, `nextRunDate`, `lastError`,
+    `consecutiveFailures`, `lastEventCount`, `enabled` (and `disabledReason`)."""
+    await c.instances.get(who, instance_id)
+    return await control.states(c.engine, instance_id)
+
+
+@router.post(_ONE + "/run", status_code=202)
+async def run_poller(
+    instance_id: InstanceId, resource: Resource, who: auth.Principal, c: Deps
+) -> JSONResponse:
+    """Poll this resource now (right after the current poll, when one is running)."""
+    active = await _active(c, who, instance_id)
+    body = await control.run_now(c.engine, instance_id, resource, active=active)
+    return JSONResponse(body, status_code=202)
+
+
+@router.post(_ONE + "/reconcile", status_code=202)
+async def reconcile_poller(
+    instance_id: InstanceId, resource: Resource, who: auth.Principal, c: Deps
+) -> JSONResponse:
+    """Poll this resource now and then look for deleted records (an ids-only listing)."""
+    active = await _active(c, who, instance_id)
+    body = await control.run_now(c.engine, instance_id, resource, active=active, reconcile=True)
+    return JSONResponse(body, status_code=202)
+
+
+@router.put(_ONE + "/enabled")
+async def resume_poller(
+    instance_id: InstanceId, resource: Resource, who: auth.Principal, c: Deps
+) -> dict[str, Any]:
+    """Resume a paused poller, or one that disabled itself after failing; it runs at once."""
+    active = await _active(c, who, instance_id)
+    return await control.set_enabled(c.engine, instance_id, resource, enabled=True, active=active)
+
+
+@router.delete(_ONE + "/enabled")
+async def pause_poller(
+    instance_id: InstanceId, resource: Resource, who: auth.Principal, c: Deps
+) -> dict[str, Any]:
+    """Pause a poller until it is resumed."""
+    active = await _active(c, who, instance_id)
+    return await control.set_enabled(c.engine, instance_id, resource, enabled=False, active=active)

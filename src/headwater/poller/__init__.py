@@ -1,0 +1,1 @@
+"""The polling engine: ``service`` polls one resource once, ``scheduler`` runs due pollers."""

@@ -1,0 +1,135 @@
+"""What a poll needs besides its poller row: the instance, the resource and the provider client."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import urllib.parse
+from collections.abc import Mapping, MutableMapping
+from typing import Any, Protocol
+
+import aiohttp
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from headwater import errors
+from headwater.domain import config
+from headwater.elements import acton, limits, registry
+from headwater.instances import service as instance_service
+from headwater.settings import Settings
+from headwater.storage import db, instances, pollers
+
+DEFAULT_REFRESH_MINUTES = 15.0
+
+
+class LeaseLost(errors.HeadwaterError):
+    """Another worker took the poller over; this poll's outcome is dropped."""
+
+
+class Deps(Protocol):
+    """The parts of the process's container a poller uses."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def engine(self) -> AsyncEngine: ...
+
+    @property
+    def http(self) -> aiohttp.ClientSession: ...
+
+    @property
+    def registry(self) -> registry.Registry: ...
+
+    @property
+    def instances(self) -> instance_service.InstanceService: ...
+
+    @property
+    def limiters(self) -> limits.RateLimiters: ...
+
+    @property
+    def node_id(self) -> str: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Context:
+    """One claimed poller with its instance's settings."""
+
+    claimed: pollers.Claimed
+    instance: instances.Row
+    resource: config.Resource
+    interval_seconds: float
+    reconcile_seconds: float
+
+    @property
+    def hub_key(self) -> str:
+        parts = urllib.parse.urlsplit(self.resource.url).path.split("/")
+        return parts[2] if len(parts) > 2 and parts[1] == "hubs" else ""
+
+
+async def load(deps: Deps, claimed: pollers.Claimed) -> Context | None:
+    """The claimed poller's context; None when its instance or resource is gone or was changed
+    after the claim (the configuration's next sync has the say)."""
+    async with db.reading(deps.engine) as conn:
+        row = await instances.get(conn, claimed.instance_id, organization_id=None)
+    if row is None:
+        return None
+    resource = config.resources(row.configuration).get(claimed.resource)
+    if resource is None or resource.fingerprint() != claimed.query_fingerprint:
+        return None
+    return Context(
+        claimed=claimed,
+        instance=row,
+        resource=resource,
+        interval_seconds=interval_seconds(deps.settings, row.configuration),
+        reconcile_seconds=reconcile_seconds(deps.settings, row.configuration),
+    )
+
+
+def interval_seconds(settings: Settings, configuration: Mapping[str, Any]) -> float:
+    """``event.poller.refresh_interval`` in seconds, never below the server's minimum."""
+    minutes = configuration.get("event.poller.refresh_interval", DEFAULT_REFRESH_MINUTES)
+    seconds = (
+        float(minutes) * 60 if isinstance(minutes, int | float) else 60 * DEFAULT_REFRESH_MINUTES
+    )
+    return max(seconds, settings.min_refresh_seconds)
+
+
+def reconcile_seconds(settings: Settings, configuration: Mapping[str, Any]) -> float:
+    """``event.poller.reconcile_interval`` in seconds, else the server's default."""
+    minutes = configuration.get("event.poller.reconcile_interval")
+    if isinstance(minutes, int | float) and minutes > 0:
+        return max(float(minutes) * 60, settings.min_refresh_seconds)
+    return settings.reconcile_interval_seconds
+
+
+def client(deps: Deps, instance: instances.Row) -> acton.ActonClient:
+    """The provider client of an instance: its tokens, its rate limiter, the shared session."""
+    return acton.ActonClient(
+        deps.http,
+        deps.registry.get(instance.element_key).base_url,
+        deps.instances.tokens(instance.id),
+        deps.limiters.for_instance(instance.id),
+        timeout=deps.settings.provider_timeout_seconds,
+    )
+
+
+class PollLog(logging.LoggerAdapter[logging.Logger]):
+    """Log lines that carry the instance, resource and poll ids."""
+
+    def process(
+        self, msg: Any, kwargs: MutableMapping[str, Any]
+    ) -> tuple[Any, MutableMapping[str, Any]]:
+        extra = self.extra or {}
+        prefix = (
+            f"instance={extra.get('instance_id')} resource={extra.get('resource')} "
+            f"poll={extra.get('poll_id')}"
+        )
+        kwargs.setdefault("extra", {}).update(extra)
+        return f"{prefix} {msg}", kwargs
+
+
+def poll_log(logger: logging.Logger, claimed: pollers.Claimed, poll_id: str) -> PollLog:
+    return PollLog(
+        logger,
+        {"instance_id": claimed.instance_id, "resource": claimed.resource, "poll_id": poll_id},
+    )

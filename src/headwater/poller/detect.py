@@ -1,0 +1,67 @@
+"""Which records of a poll become events, and of which type (DESIGN.md §3).
+
+A record is reported when its version (updated date and content hash) differs from the last one
+this poller emitted for it. A version older than the one emitted (a stale read) is not reported
+again. CREATED or UPDATED follows :func:`headwater.domain.changes.classify`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Mapping
+
+from headwater.domain import changes
+from headwater.poller import records
+from headwater.storage import pollers
+
+LISTED_ONLY = ""
+"""The content hash of a record known only from an ids-only listing (never emitted)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    """One event to store."""
+
+    seen: records.Seen
+    event_type: str
+
+
+def emitted(version: pollers.Version | None) -> changes.Version | None:
+    """The last version emitted for a record, if any (listed-only and deleted ones are not)."""
+    if version is None or version.deleted or version.content_hash == LISTED_ONLY:
+        return None
+    return changes.Version(version.updated_ms, version.content_hash)
+
+
+def detect(
+    seen: Iterable[records.Seen],
+    known: Mapping[str, pollers.Version],
+    *,
+    cursor: dt.datetime,
+    tolerance_seconds: float,
+) -> list[Change]:
+    """The changes among ``seen``, oldest first (ties by id)."""
+    found: list[Change] = []
+    for record in seen:
+        last = emitted(known.get(record.object_id))
+        current = record.version()
+        if last is not None:
+            if not changes.decide(last, current):
+                continue
+            if (
+                last.updated_ms is not None
+                and current.updated_ms is not None
+                and current.updated_ms < last.updated_ms
+            ):
+                continue
+        kind = changes.classify(
+            previous=last,
+            created=record.created,
+            updated=record.updated,
+            cursor=cursor,
+            tolerance_s=tolerance_seconds,
+        )
+        found.append(Change(record, kind))
+    found.sort(key=lambda c: (c.seen.date_ms or 0, c.seen.object_id))
+    return found

@@ -1,0 +1,214 @@
+"""Deletes, by reconciliation: an ids-only listing compared with the records a poller knows.
+
+Every ``reconcile_interval`` (default hourly) after a poll, the resource is listed with its date
+filter removed and only the id field asked for. Each record the poller knows and has not seen
+deleted, that is missing from the listing, gets a DELETED event. The first reconciliation also
+remembers the ids listed, so that records that existed before the poller started are reported
+when they are deleted.
+
+Nothing is deleted on doubt: a listing that failed, whose pages shifted, whose count differs from
+the size its parent collection reports (before or after listing), or that is empty while records
+are known and no collection size confirms it, is refused; it is tried again after the next poll.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import urllib.parse
+from collections.abc import Sequence
+
+from headwater import errors, metrics
+from headwater.delivery import outbox
+from headwater.domain import dates, variables
+from headwater.elements import acton, hub
+from headwater.poller import context, detect, fanout, records
+from headwater.storage import db, events, pollers
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class Listing:
+    """The ids listed, or why the listing cannot be trusted."""
+
+    ids: frozenset[str]
+    problem: str | None = None
+    confirmed: bool = False  # every target's count matched the size its collection reports
+
+
+def ids_url(url: str, id_field: str) -> str:
+    """The resource URL without its ``where``, asking for the id field only."""
+    split = urllib.parse.urlsplit(url)
+    query = [
+        (name, value)
+        for name, value in urllib.parse.parse_qsl(split.query, keep_blank_values=True)
+        if name not in ("where", "fields")
+    ]
+    query.append(("fields", id_field.split(".")[0]))
+    encoded = urllib.parse.urlencode(query, safe="{}$:'")
+    return urllib.parse.urlunsplit((split.scheme, split.netloc, split.path, encoded, ""))
+
+
+def raw_of(id_field: str, object_id: str) -> dict[str, object]:
+    """The raw record of a DELETED event: the id at its path."""
+    raw: dict[str, object] = {}
+    current = raw
+    *parents, leaf = id_field.split(".")
+    for name in parents:
+        child: dict[str, object] = {}
+        current[name] = child
+        current = child
+    current[leaf] = object_id
+    return raw
+
+
+async def run(deps: context.Deps, claimed: pollers.Claimed, *, poll_id: str) -> int:
+    """Reconcile the claimed poller now and release its lease; returns the deletes found."""
+    plog = context.poll_log(log, claimed, poll_id)
+    started = dt.datetime.now(dt.UTC)
+    ctx = await context.load(deps, claimed)
+    if ctx is None:
+        async with db.transaction(deps.engine) as conn:
+            await pollers.release(conn, [claimed.id], owner=claimed.lease_owner)
+        return 0
+    resource = ctx.resource
+    client = context.client(deps, ctx.instance)
+    cursor = dates.from_ms(claimed.cursor_ms if claimed.cursor_ms is not None else 0)
+    url = ids_url(variables.expand(resource.url, cursor), resource.id_field)
+    listing = await list_ids(client, url, resource.id_field)
+    async with db.transaction(deps.engine) as conn:
+        row = await pollers.hold(conn, claimed.id, owner=claimed.lease_owner)
+        if row is None:
+            raise context.LeaseLost()
+        known = await pollers.versions(conn, claimed.id)
+        live = {object_id for object_id, version in known.items() if not version.deleted}
+        problem = listing.problem
+        if problem is None and not listing.ids and live and not listing.confirmed:
+            problem = f"the listing is empty while {len(live)} record(s) are known"
+        if problem is not None:
+            await pollers.finish(
+                conn,
+                claimed.id,
+                owner=claimed.lease_owner,
+                now=dt.datetime.now(dt.UTC),
+                last_error=f"deletes not reconciled: {problem}",
+            )
+            metrics.RECONCILIATIONS.labels("refused").inc()
+            plog.warning("deletes not reconciled: %s", problem)
+            return 0
+        vanished = sorted(live - listing.ids)
+        remembered: dict[str, pollers.Version] = {
+            object_id: dataclasses.replace(known[object_id], deleted=True) for object_id in vanished
+        }
+        if row.next_reconcile_at is None:
+            remembered.update(
+                (object_id, pollers.Version(None, detect.LISTED_ONLY))
+                for object_id in listing.ids
+                if object_id not in known
+            )
+        event_ids = await events.insert(
+            conn,
+            instance_id=claimed.instance_id,
+            element_key=ctx.instance.element_key,
+            hub_key=ctx.hub_key,
+            poll_date=started,
+            found=[
+                events.NewEvent(
+                    object_type=claimed.resource,
+                    object_id=object_id,
+                    event_type="DELETED",
+                    date=started,
+                    raw=raw_of(resource.id_field, object_id),
+                )
+                for object_id in vanished
+            ],
+        )
+        await pollers.remember(conn, claimed.id, remembered)
+        if event_ids:
+            await outbox.enqueue(
+                conn, instance_id=claimed.instance_id, event_ids=event_ids, now=started
+            )
+        await pollers.finish(
+            conn,
+            claimed.id,
+            owner=claimed.lease_owner,
+            now=dt.datetime.now(dt.UTC),
+            next_reconcile_at=started + dt.timedelta(seconds=ctx.reconcile_seconds),
+        )
+    metrics.RECONCILIATIONS.labels("ok").inc()
+    metrics.EVENTS_FOUND.labels("DELETED").inc(len(event_ids))
+    plog.info("reconciled %d id(s): %d deleted", len(listing.ids), len(vanished))
+    return len(event_ids)
+
+
+async def list_ids(client: acton.ActonClient, url: str, id_field: str) -> Listing:
+    """Every id of an ids-only listing, checked against the sizes its parent collection reports.
+
+    Provider failures propagate; a listing that shifted or looks truncated comes back with its
+    ``problem``.
+    """
+    targets = await fanout.targets(client, url)
+    before = await _sizes(client, targets)
+    ids: set[str] = set()
+    counts: dict[str, int] = {}
+    for target in targets:
+        try:
+            found = await _target_ids(client, target.url, id_field)
+        except errors.ConflictError:
+            return Listing(frozenset(), f"the pages of {target.url} shifted while it was listed")
+        ids.update(found)
+        counts[target.url] = len(found)
+    after = await _sizes(client, targets)
+    for target_url, size in before.items():
+        listed = counts.get(target_url, 0)
+        if after.get(target_url) != size or listed != size:
+            return Listing(
+                frozenset(),
+                f"{target_url} listed {listed} id(s) but its collection counted {size} before "
+                f"and {after.get(target_url)} after",
+            )
+    confirmed = bool(targets) and all(target.url in before for target in targets)
+    return Listing(frozenset(ids), confirmed=confirmed)
+
+
+async def _target_ids(client: acton.ActonClient, url: str, id_field: str) -> list[str]:
+    found: list[str] = []
+    token: str | None = None
+    number = 0
+    while True:
+        number += 1
+        page = await hub.fetch(client, url, page_size=PAGE_SIZE, page_token=token)
+        for index, record in enumerate(page.records, start=1):
+            where = f"record {index} of page {number} of {url}"
+            found.append(records.read_id(record, id_field, where=where))
+        token = page.next_token
+        if token is None:
+            return found
+
+
+async def _sizes(client: acton.ActonClient, targets: Sequence[fanout.Target]) -> dict[str, int]:
+    """The size each target's parent collection reports for it, by target URL; -1 when the
+    item is gone from its collection. Targets of collections that report no size are left out."""
+    by_collection: dict[str, list[fanout.Target]] = {}
+    for target in targets:
+        if target.collection is not None:
+            by_collection.setdefault(target.collection, []).append(target)
+    sizes: dict[str, int] = {}
+    for path, members in by_collection.items():
+        try:
+            items = await fanout.collection(client, path)
+        except (errors.NotFoundError, errors.InputError):
+            continue  # not a collection the hub lists
+        by_id = {str(item.get("id")): item for item in items}
+        for target in members:
+            item = by_id.get(str(target.item_id))
+            size = None if item is None else item.get("size")
+            if item is None:
+                sizes[target.url] = -1
+            elif isinstance(size, int) and not isinstance(size, bool):
+                sizes[target.url] = size
+    return sizes

@@ -1,0 +1,239 @@
+"""Polling one resource once, and running the pollers a worker claimed.
+
+``poll_once`` reads the resource's window from the provider (no database lock held meanwhile),
+then writes its events, the versions they carry, their notifications and the new cursor in one
+transaction that first checks the worker still holds the poller's lease. A crash anywhere before
+the commit leaves nothing behind: the next poll reads the same window and finds the same changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import logging
+import math
+import random
+import time
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from headwater import errors, metrics
+from headwater.delivery import outbox
+from headwater.domain import cursors, dates, schedule, variables
+from headwater.poller import context, detect, failures, fanout, harvest, reconcile
+from headwater.storage import db, events, pollers
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What one poll (or reconciliation) did."""
+
+    poller_id: int
+    resource: str
+    # ok | shifted | skipped | lease_lost, or the failure: rate_limited, unavailable, refused,
+    # record_error, failed (the labels of headwater_polls_total)
+    status: str
+    events: int = 0
+    error: str | None = None
+    cursor_ms: int | None = None
+    rereads: int = 0
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def new_poll_id() -> str:
+    return "poll_" + uuid.uuid4().hex[:12]
+
+
+async def poll_once(
+    deps: context.Deps,
+    claimed: pollers.Claimed,
+    *,
+    keep_lease: bool = False,
+    poll_id: str | None = None,
+) -> Outcome:
+    """Poll the claimed resource once and commit what it found; raises on any failure.
+
+    ``keep_lease`` keeps the lease after the commit (a reconciliation follows). Raises
+    ``LeaseLost`` when another worker took the poller over, ``RecordError`` for an unreadable
+    record, and the provider's ``errors.Provider*`` errors.
+    """
+    poll_id = poll_id or new_poll_id()
+    plog = context.poll_log(log, claimed, poll_id)
+    started = _now()
+    clock = time.monotonic()
+    ctx = await context.load(deps, claimed)
+    if ctx is None:
+        await _release(deps, claimed)
+        return Outcome(claimed.id, claimed.resource, "skipped")
+    resource = ctx.resource
+    cursor_ms = claimed.cursor_ms if claimed.cursor_ms is not None else dates.to_ms(started)
+    start_ms = cursors.window_start(
+        cursor_ms,
+        poll_delay_seconds=resource.poll_delay,
+        overlap_seconds=deps.settings.poll_overlap_seconds,
+    )
+    client = context.client(deps, ctx.instance)
+    url = variables.expand(resource.url, dates.from_ms(start_ms))
+    targets = await fanout.targets(client, url)
+    read = await harvest.read(
+        client,
+        resource,
+        targets,
+        window_start_ms=start_ms,
+        upper_ms=dates.to_ms(started) if resource.filter_by_current_date else None,
+    )
+    duration_ms = max(1, math.ceil((time.monotonic() - clock) * 1000))
+    new_cursor = cursors.advance(
+        cursor_ms, high_water_ms=read.high_water_ms, duration_ms=duration_ms, shifted=read.shifted
+    )
+    planned = schedule.after_success(
+        started, interval_seconds=ctx.interval_seconds, jitter=random.random()
+    )
+    async with db.transaction(deps.engine) as conn:
+        if await pollers.hold(conn, claimed.id, owner=claimed.lease_owner) is None:
+            raise context.LeaseLost()
+        known = await pollers.versions(conn, claimed.id, read.seen.keys())
+        found = detect.detect(
+            read.seen.values(),
+            known,
+            cursor=dates.from_ms(cursor_ms),
+            tolerance_seconds=resource.created_check_tolerance,
+        )
+        event_ids = await events.insert(
+            conn,
+            instance_id=claimed.instance_id,
+            element_key=ctx.instance.element_key,
+            hub_key=ctx.hub_key,
+            poll_date=started,
+            found=[
+                events.NewEvent(
+                    object_type=claimed.resource,
+                    object_id=change.seen.object_id,
+                    event_type=change.event_type,
+                    date=change.seen.date or started,
+                    raw=change.seen.record,
+                )
+                for change in found
+            ],
+        )
+        await pollers.remember(
+            conn,
+            claimed.id,
+            {
+                change.seen.object_id: pollers.Version(
+                    change.seen.date_ms, change.seen.content_hash
+                )
+                for change in found
+            },
+        )
+        await _enqueue(conn, claimed.instance_id, event_ids, started)
+        await pollers.finish(
+            conn,
+            claimed.id,
+            owner=claimed.lease_owner,
+            now=_now(),
+            next_run_at=planned.run_at,
+            release=not keep_lease,
+            cursor_ms=new_cursor,
+            last_run_at=started,
+            last_error=None,
+            consecutive_failures=0,
+            last_event_count=len(event_ids),
+        )
+    for change in found:
+        metrics.EVENTS_FOUND.labels(change.event_type).inc()
+    status = "shifted" if read.shifted else "ok"
+    plog.info(
+        "polled %d page(s) of %d target(s) in %d ms (%d re-read): %d event(s), cursor %s -> %s%s",
+        read.pages,
+        len(targets),
+        duration_ms,
+        read.rereads,
+        len(event_ids),
+        dates.iso(dates.from_ms(cursor_ms)),
+        dates.iso(dates.from_ms(new_cursor)),
+        " (pages shifted; cursor kept)" if read.shifted else "",
+    )
+    return Outcome(
+        claimed.id, claimed.resource, status, len(event_ids), None, new_cursor, read.rereads
+    )
+
+
+async def _enqueue(
+    conn: AsyncConnection, instance_id: int, ids: list[int], now: dt.datetime
+) -> None:
+    if ids:
+        await outbox.enqueue(conn, instance_id=instance_id, event_ids=ids, now=now)
+
+
+async def _release(deps: context.Deps, claimed: pollers.Claimed) -> None:
+    async with db.transaction(deps.engine) as conn:
+        await pollers.release(conn, [claimed.id], owner=claimed.lease_owner)
+
+
+async def run_claimed(deps: context.Deps, claimed: Sequence[pollers.Claimed]) -> list[Outcome]:
+    """Run pollers claimed together (one instance's), one after another, heartbeating their
+    leases meanwhile; a reconciliation follows a poll when it is due. Never raises for a poll's
+    failure: each outcome is recorded on its poller."""
+    outcomes: list[Outcome] = []
+    remaining = {c.id for c in claimed}
+    beat = asyncio.create_task(_heartbeat(deps, claimed, remaining))
+    try:
+        for one in claimed:
+            poll_id = new_poll_id()
+            plog = context.poll_log(log, one, poll_id)
+            started = _now()
+            metrics.POLL_LAG.observe(max(0.0, (started - one.due_at).total_seconds()))
+            clock = time.monotonic()
+            due_reconcile = one.next_reconcile_at is None or one.next_reconcile_at <= started
+            try:
+                outcome = await poll_once(deps, one, keep_lease=due_reconcile, poll_id=poll_id)
+                if due_reconcile and outcome.status in ("ok", "shifted"):
+                    try:
+                        await reconcile.run(deps, one, poll_id=poll_id)
+                    except Exception:
+                        metrics.RECONCILIATIONS.labels("failed").inc()
+                        raise
+            except Exception as error:  # every failure is recorded on the poller, none escapes
+                status, message = await failures.handle(
+                    deps, one, error, started=started, plog=plog
+                )
+                outcome = Outcome(one.id, one.resource, status, error=message)
+            metrics.POLLS.labels(outcome.status).inc()
+            metrics.POLL_DURATION.observe(time.monotonic() - clock)
+            outcomes.append(outcome)
+            remaining.discard(one.id)
+    finally:
+        beat.cancel()
+        await asyncio.gather(beat, return_exceptions=True)
+    return outcomes
+
+
+async def _heartbeat(
+    deps: context.Deps, claimed: Sequence[pollers.Claimed], remaining: set[int]
+) -> None:
+    """Extend the leases of the pollers still to finish, every third of the lease."""
+    if not claimed:
+        return
+    owner = claimed[0].lease_owner
+    lease = deps.settings.poll_lease_seconds
+    while True:
+        await asyncio.sleep(lease / 3)
+        ids = sorted(remaining)
+        if not ids:
+            return
+        try:
+            async with db.transaction(deps.engine) as conn:
+                await pollers.heartbeat(
+                    conn, ids, owner=owner, until=_now() + dt.timedelta(seconds=lease)
+                )
+        except errors.StorageError as error:
+            log.warning("heartbeat of pollers %s failed: %s", ids, error.message)

@@ -1,0 +1,198 @@
+"""Event rows: inserted by the pollers, read newest first with a CEQL ``where``.
+
+A ``where`` arrives parsed (:mod:`headwater.domain.ceql`) and is translated here into SQLAlchemy
+expressions over known fields only; no SQL is ever built from its text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from headwater.domain import ceql, dates
+from headwater.errors import InputError
+from headwater.storage import instances, tables
+
+NEW = "NEW"
+DISPATCHED = "DISPATCHED"
+NOTIFIED = "NOTIFIED"
+FAILED = "FAILED"
+STATUSES = (NEW, DISPATCHED, NOTIFIED, FAILED)
+EVENT_TYPES = ("CREATED", "UPDATED", "DELETED")
+
+Row = sa.Row[Any]
+_e = tables.events
+_d = tables.deliveries
+_i = tables.instances
+
+
+@dataclasses.dataclass(frozen=True)
+class NewEvent:
+    """One change a poll found."""
+
+    object_type: str
+    object_id: str
+    event_type: str
+    date: dt.datetime
+    raw: Any
+
+
+async def insert(
+    conn: AsyncConnection,
+    *,
+    instance_id: int,
+    element_key: str,
+    hub_key: str,
+    poll_date: dt.datetime,
+    found: Sequence[NewEvent],
+) -> list[int]:
+    """Insert events (status NEW) in the given order; returns their ids in that order."""
+    if not found:
+        return []
+    rows = [
+        {
+            "instance_id": instance_id,
+            "element_key": element_key,
+            "hub_key": hub_key,
+            "object_type": event.object_type,
+            "object_id": event.object_id,
+            "event_type": event.event_type,
+            "date": event.date,
+            "poll_date": poll_date,
+            "status": NEW,
+            "delivery_id": None,
+            "raw": event.raw,
+        }
+        for event in found
+    ]
+    result = await conn.execute(
+        sa.insert(_e).returning(_e.c.id, sort_by_parameter_order=True), rows
+    )
+    return [row.id for row in result.all()]
+
+
+def _columns() -> list[Any]:
+    return [*_e.c, _d.c.notification_id]
+
+
+def _joined() -> Any:
+    return _e.join(_i, _i.c.id == _e.c.instance_id).outerjoin(_d, _d.c.id == _e.c.delivery_id)
+
+
+async def page(
+    conn: AsyncConnection,
+    *,
+    organization_id: int,
+    instance_id: int | None,
+    where: Sequence[ceql.Condition],
+    before_id: int | None,
+    limit: int,
+) -> list[Row]:
+    """Events of the organization (or of one of its instances), newest first, ids below
+    ``before_id``, at most ``limit``; ``where`` over the fields of :data:`FIELDS`."""
+    query = (
+        sa.select(*_columns())
+        .select_from(_joined())
+        .where(_i.c.organization_id == organization_id, *translate(where))
+        .order_by(_e.c.id.desc())
+        .limit(limit)
+    )
+    if instance_id is not None:
+        query = query.where(_e.c.instance_id == instance_id)
+    if before_id is not None:
+        query = query.where(_e.c.id < before_id)
+    return list((await conn.execute(query)).all())
+
+
+async def get(conn: AsyncConnection, *, organization_id: int, event_id: int) -> Row | None:
+    """One event of the organization; None when there is none (any id out of range included)."""
+    if not 0 < event_id <= instances.MAX_ID:
+        return None
+    query = (
+        sa.select(*_columns())
+        .select_from(_joined())
+        .where(_i.c.organization_id == organization_id, _e.c.id == event_id)
+    )
+    return (await conn.execute(query)).first()
+
+
+# -- where ------------------------------------------------------------------------------------
+
+
+def _integer(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    raise ValueError(f"must be a whole number, not {value!r}")
+
+
+def _text(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    raise ValueError(f"must be a quoted text, not {value!r}")
+
+
+def _upper(value: object) -> str:
+    return _text(value).upper()
+
+
+def _date(value: object) -> dt.datetime:
+    try:
+        return dates.parse(value, None, None)
+    except ValueError:
+        raise ValueError(
+            f"must be an ISO-8601 date-time such as '2026-11-29T10:15:00Z', not {value!r}"
+        ) from None
+
+
+FIELDS: dict[str, tuple[Any, Callable[[object], object]]] = {
+    "id": (_e.c.id, _integer),
+    "instanceId": (_e.c.instance_id, _integer),
+    "elementKey": (_e.c.element_key, _text),
+    "hubKey": (_e.c.hub_key, _text),
+    "objectType": (_e.c.object_type, _text),
+    "objectId": (_e.c.object_id, _text),
+    "eventType": (_e.c.event_type, _upper),
+    "date": (_e.c.date, _date),
+    "pollDate": (_e.c.poll_date, _date),
+    "status": (_e.c.status, _upper),
+    "notificationId": (_d.c.notification_id, _text),
+}
+"""The fields a ``where`` may name: column and how its values are read."""
+
+_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
+    "=": lambda column, value: column == value,
+    "!=": lambda column, value: column != value,
+    "<": lambda column, value: column < value,
+    "<=": lambda column, value: column <= value,
+    ">": lambda column, value: column > value,
+    ">=": lambda column, value: column >= value,
+}
+
+
+def translate(conditions: Sequence[ceql.Condition], *, field: str = "where") -> list[Any]:
+    """SQLAlchemy expressions for ``conditions``; InputError naming every bad one."""
+    problems: list[tuple[str, str]] = []
+    clauses: list[Any] = []
+    for condition in conditions:
+        known = FIELDS.get(condition.field)
+        if known is None:
+            names = ", ".join(FIELDS)
+            problems.append((field, f"unknown field '{condition.field}' (known: {names})"))
+            continue
+        column, read = known
+        try:
+            value = read(condition.value)
+        except ValueError as exc:
+            problems.append((field, f"{condition.field} {exc}"))
+            continue
+        clauses.append(_OPERATORS[condition.op](column, value))
+    if problems:
+        raise InputError(problems=problems)
+    return clauses
