@@ -17,7 +17,7 @@ app.add_typer(sandbox_app, name="sandbox")
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
-    workers: bool = typer.Option(True, "--workers/--no-workers", help="Run pollers and deliveries."),
+    workers: bool = typer.Option(True, "--workers/--no-workers", help="Run the workers too."),
 ) -> None:
     """Run the API, the UI and (unless --no-workers) the workers in one process."""
     from headwater import runtime
