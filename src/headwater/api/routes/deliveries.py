@@ -1,0 +1,154 @@
+"""Notification deliveries: the log with attempts, releasing queued ones, replays, a test send."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from headwater.api import auth, deps, paging, schemas
+from headwater.bootstrap import Container
+from headwater.delivery import service
+from headwater.errors import InputError
+
+router = APIRouter(tags=["deliveries"])
+
+Deps = Annotated[Container, Depends(deps.container)]
+InstanceId = Annotated[int, Path(ge=1, description="The instance's id.")]
+Where = Annotated[
+    str | None,
+    Query(
+        max_length=2000,
+        description="CEQL over id, notificationId, instanceId, kind, url (or config.url), channel, "
+        "status, attemptCount, nextAttemptDate, createdDate, updatedDate; e.g. `status='queued'`.",
+    ),
+]
+Hydrate = Annotated[bool, Query(description="Include each notification's `message` as it is sent.")]
+
+
+def _service(c: Container) -> service.DeliveryService:
+    return service.DeliveryService(c)
+
+
+def _where(value: str | None) -> str | None:
+    """A ``where`` as given; neither database stores a NUL, so none may be compared with."""
+    if value is not None and "\x00" in value:
+        raise InputError(problems=[("where", "must not contain NUL characters")])
+    return value
+
+
+def delivery_json(view: service.View, *, hydrate: bool = False) -> dict[str, Any]:
+    row = view.row
+    body: dict[str, Any] = {
+        "id": row.id,
+        "notificationId": row.notification_id,
+        "instanceId": row.instance_id,
+        "kind": row.kind,
+        "url": row.url,
+        "status": row.status,
+        "attempts": [
+            {
+                "date": schemas.wire_time(attempt.date),
+                "statusCode": attempt.status_code,
+                "latencyMs": attempt.latency_ms,
+                "error": attempt.error,
+                "response": attempt.response,
+            }
+            for attempt in view.attempts
+        ],
+        "nextAttemptDate": schemas.wire_time(row.next_attempt_at) if row.next_attempt_at else None,
+        "lastError": row.last_error,
+        "createdDate": schemas.wire_time(row.created_at),
+        "updatedDate": schemas.wire_time(row.updated_at),
+    }
+    if hydrate:
+        body["message"] = json.loads(row.body).get("message")
+    return body
+
+
+@router.get("/notifications/subscriptions/deliveries")
+async def list_deliveries(
+    who: auth.Principal,
+    c: Deps,
+    page: paging.Page,
+    where: Where = None,
+    hydrate: Hydrate = False,
+) -> JSONResponse:
+    """The organization's deliveries, newest first, each with its attempts."""
+    views = await _service(c).page(
+        organization_id=who.organization_id,
+        where=_where(where),
+        before_id=page.after_id(),
+        limit=page.size + 1,
+    )
+    items, more = paging.split(views, page)
+    token = paging.id_token(items[-1].row.id) if more else None
+    return paging.respond([delivery_json(v, hydrate=hydrate) for v in items], token)
+
+
+@router.put("/notifications/subscriptions/deliveries")
+async def release_deliveries(who: auth.Principal, c: Deps, where: Where = None) -> JSONResponse:
+    """Release queued deliveries (those matching `where`, e.g. `status='queued'`): they are sent
+    again in order, and their instances' subscriptions are reactivated. Answers the released."""
+    delivering = _service(c)
+    released = await delivering.release(organization_id=who.organization_id, where=_where(where))
+    return JSONResponse([delivery_json(v) for v in await delivering.views(released)])
+
+
+class ReplayRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    start: dt.datetime = Field(alias="from", description="ISO-8601; events dated at or after it.")
+    end: dt.datetime = Field(alias="to", description="ISO-8601; events dated before it.")
+    where: str | None = Field(
+        default=None, max_length=2000, description="CEQL over the fields of the events API."
+    )
+
+
+def _utc(value: dt.datetime, field: str) -> dt.datetime:
+    """A time without an offset is read as UTC."""
+    try:
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    except OverflowError:
+        raise InputError(problems=[(field, "is out of range")]) from None
+
+
+@router.post("/instances/{instance_id:int}/events/replay")
+async def replay_events(
+    instance_id: InstanceId,
+    who: auth.Principal,
+    c: Deps,
+    body: Annotated[ReplayRequest, Body()],
+) -> dict[str, Any]:
+    """Send the instance's stored events dated in [`from`, `to`) again, as new notifications."""
+    start, end = _utc(body.start, "from"), _utc(body.end, "to")
+    if end <= start:
+        raise InputError(problems=[("to", "must be later than from")])
+    delivering = _service(c)
+    replayed = await delivering.replay(
+        organization_id=who.organization_id,
+        instance_id=instance_id,
+        start=start,
+        end=end,
+        where=_where(body.where),
+    )
+    views = await delivering.views(replayed.delivery_ids)
+    return {"eventCount": replayed.event_count, "deliveries": [delivery_json(v) for v in views]}
+
+
+@router.post("/instances/{instance_id:int}/notifications/test")
+async def test_notification(
+    instance_id: InstanceId, who: auth.Principal, c: Deps
+) -> dict[str, Any]:
+    """Send a signed test notification to the instance's callback URL now; answers the delivery
+    with its attempt (`status` is `delivered` or `failed`)."""
+    delivering = _service(c)
+    delivery_id = await delivering.send_test(
+        organization_id=who.organization_id, instance_id=instance_id
+    )
+    (view,) = await delivering.views([delivery_id])
+    return delivery_json(view, hydrate=True)

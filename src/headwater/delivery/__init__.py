@@ -1,0 +1,1 @@
+"""Notifications: the outbox written with the events, and the workers that deliver it."""

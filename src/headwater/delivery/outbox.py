@@ -1,0 +1,209 @@
+"""The outbox: notifications for new events, written in the transaction that stores the events.
+
+A notification carries up to ten events (polling) of one object type, in the order they were
+found, in the JSON of DESIGN.md §4. Its body is built once and stored; every attempt sends those
+exact bytes, and its ``message.eventId`` (``msg_<32 hex>``) stays the same across retries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from headwater.domain import dates
+from headwater.storage import deliveries
+
+POLLING_BATCH = 10
+ENABLED_KEY = "event.notification.enabled"
+CALLBACK_KEY = "event.notification.callback.url"
+SCHEDULE_KEY = "event.notification.retry.schedule"
+SIGNATURE_KEY = "event.notification.signature.key"
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """One stored event, as a notification shows it."""
+
+    id: int
+    object_type: str
+    object_id: str
+    event_type: str
+    date: dt.datetime
+    poll_date: dt.datetime
+    element_key: str
+    hub_key: str
+    raw: Any
+
+    @classmethod
+    def from_row(cls, row: Any) -> Event:
+        return cls(
+            id=row.id,
+            object_type=row.object_type,
+            object_id=row.object_id,
+            event_type=row.event_type,
+            date=row.date,
+            poll_date=row.poll_date,
+            element_key=row.element_key,
+            hub_key=row.hub_key,
+            raw=row.raw,
+        )
+
+
+def new_notification_id() -> str:
+    """A notification id: ``msg_`` and 32 hex digits."""
+    return "msg_" + uuid.uuid4().hex
+
+
+def batches(events: Sequence[Event], size: int = POLLING_BATCH) -> Iterator[list[Event]]:
+    """Split events, kept in order, into runs of one object type and at most ``size`` events."""
+    batch: list[Event] = []
+    for event in events:
+        if batch and (len(batch) == size or batch[0].object_type != event.object_type):
+            yield batch
+            batch = []
+        batch.append(event)
+    if batch:
+        yield batch
+
+
+def body(
+    *, notification_id: str, instance_id: int, element_key: str, events: Sequence[Event]
+) -> str:
+    """The notification's exact JSON text; ``raw`` holds exactly the records of ``events``."""
+    object_type = events[0].object_type if events else "unknown"
+    message = {
+        "eventId": notification_id,
+        "instance_id": instance_id,
+        "instanceId": instance_id,
+        "elementKey": element_key,
+        "events": [
+            {
+                "id": event.id,
+                "objectType": event.object_type,
+                "objectId": event.object_id,
+                "eventType": event.event_type,
+                "date": dates.iso(event.date),
+                "pollDate": dates.iso(event.poll_date),
+                "elementKey": event.element_key,
+                "hubKey": event.hub_key,
+            }
+            for event in events
+        ],
+        "raw": {
+            "objectType": object_type,
+            object_type: [event.raw for event in events],
+            "instance_id": instance_id,
+        },
+    }
+    return json.dumps({"message": message}, ensure_ascii=False, separators=(",", ":"))
+
+
+def callback_url(configuration: Mapping[str, Any]) -> str | None:
+    """Where the instance's notifications go, or None when it has notifications off."""
+    enabled = configuration.get(ENABLED_KEY)
+    if isinstance(enabled, str):
+        enabled = enabled.strip().lower() == "true"
+    url = configuration.get(CALLBACK_KEY)
+    if enabled is not True or not isinstance(url, str) or not url.strip():
+        return None
+    return url.strip()
+
+
+async def enqueue(
+    conn: AsyncConnection, *, instance_id: int, event_ids: list[int], now: dt.datetime
+) -> list[int]:
+    """Write the notifications for ``event_ids`` (new events of the instance) in ``conn``'s
+    transaction; returns the new delivery ids, in order.
+
+    Events already carried by a delivery are skipped, so calling this twice is harmless. Nothing is
+    written when the instance has notifications disabled or no callback URL. While the instance's
+    subscription is inactive (retries ran out), the deliveries are ``queued`` until released.
+    """
+    target = await deliveries.target(conn, instance_id)
+    if target is None:
+        return []
+    url = callback_url(target.configuration)
+    if url is None:
+        return []
+    rows = await deliveries.events_to_send(conn, instance_id, event_ids, unsent_only=True)
+    return await write(
+        conn,
+        instance_id=instance_id,
+        target=target,
+        url=url,
+        events=[Event.from_row(row) for row in rows],
+        kind="events",
+        link=True,
+        now=now,
+    )
+
+
+async def write(
+    conn: AsyncConnection,
+    *,
+    instance_id: int,
+    target: deliveries.Target,
+    url: str,
+    events: Sequence[Event],
+    kind: str,
+    link: bool,
+    now: dt.datetime,
+) -> list[int]:
+    """Insert one delivery per batch of ``events``; ``link`` records it as the events' delivery."""
+    status = deliveries.CREATED if target.subscription_active else deliveries.QUEUED
+    created: list[int] = []
+    for batch in batches(events):
+        notification_id = new_notification_id()
+        delivery_id = await deliveries.insert(
+            conn,
+            notification_id=notification_id,
+            instance_id=instance_id,
+            kind=kind,
+            url=url,
+            body=body(
+                notification_id=notification_id,
+                instance_id=instance_id,
+                element_key=target.element_key,
+                events=batch,
+            ),
+            status=status,
+            now=now,
+        )
+        if link:
+            await deliveries.link_events(conn, delivery_id, [event.id for event in batch])
+        created.append(delivery_id)
+    return created
+
+
+def test_body(*, notification_id: str, instance_id: int, element_key: str, now: dt.datetime) -> str:
+    """A test notification: the usual shape, one event of type ``test`` that stands for nothing."""
+    event = {
+        "id": None,
+        "objectType": "test",
+        "objectId": notification_id,
+        "eventType": "UNKNOWN",
+        "date": dates.iso(now),
+        "pollDate": dates.iso(now),
+        "elementKey": element_key,
+        "hubKey": "test",
+    }
+    message = {
+        "eventId": notification_id,
+        "instance_id": instance_id,
+        "instanceId": instance_id,
+        "elementKey": element_key,
+        "test": True,
+        "events": [event],
+        "raw": {
+            "objectType": "test",
+            "test": [{"message": "A test notification from Headwater.", "date": dates.iso(now)}],
+            "instance_id": instance_id,
+        },
+    }
+    return json.dumps({"message": message}, ensure_ascii=False, separators=(",", ":"))

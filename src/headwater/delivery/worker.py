@@ -1,0 +1,130 @@
+"""The delivery loop: claim due deliveries, send them concurrently, keep the outbox tidy.
+
+Up to ``delivery_concurrency`` deliveries are in flight, at most one per instance (the claim only
+returns the head of each instance's queue). The loop decides nothing itself: it claims, hands
+each delivery to the service, and claims again when one finishes or the tick passes. Every few
+seconds it refreshes the queue gauges; every hour it purges what retention allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+
+from headwater import metrics
+from headwater.delivery import retention, service
+from headwater.errors import HeadwaterError
+from headwater.storage import db, delivery_log
+
+log = logging.getLogger(__name__)
+
+STATS_EVERY_SECONDS = 5.0
+RETENTION_EVERY_SECONDS = 3600.0
+ERROR_PAUSE_SECONDS = 1.0
+DRAIN_SECONDS = 5.0
+
+
+async def run(container: service.Deps, stop: asyncio.Event) -> None:
+    """Deliver until ``stop`` is set; in-flight attempts get a moment to finish and record."""
+    delivering = service.DeliveryService(container)
+    settings = container.settings
+    in_flight: set[asyncio.Task[service.Result | None]] = set()
+    wake = asyncio.Event()
+    next_stats = 0.0
+    next_retention = time.monotonic() + min(60.0, RETENTION_EVERY_SECONDS)
+    purging: asyncio.Task[None] | None = None
+
+    def finished(task: asyncio.Task[service.Result | None]) -> None:
+        in_flight.discard(task)
+        wake.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a delivery attempt failed: %s", task.exception(), exc_info=task.exception())
+
+    log.info(
+        "delivery worker %s started (concurrency %d)",
+        delivering.owner,
+        settings.delivery_concurrency,
+    )
+    try:
+        while not stop.is_set():
+            wake.clear()
+            free = settings.delivery_concurrency - len(in_flight)
+            pause = settings.tick_seconds
+            if free > 0:
+                try:
+                    claimed = await delivering.claim(free)
+                except HeadwaterError as error:
+                    log.warning("claiming deliveries failed: %s", error)
+                    claimed, pause = [], ERROR_PAUSE_SECONDS
+                for item in claimed:
+                    task = asyncio.create_task(delivering.deliver(item), name=f"delivery-{item.id}")
+                    in_flight.add(task)
+                    task.add_done_callback(finished)
+                if claimed and len(claimed) == free:
+                    pause = 0.0  # more may be due right now
+            now = time.monotonic()
+            if now >= next_stats:
+                next_stats = now + STATS_EVERY_SECONDS
+                await _refresh_gauges(container)
+            if now >= next_retention and (purging is None or purging.done()):
+                # beside the loop: a long purge must not hold up claiming
+                next_retention = now + RETENTION_EVERY_SECONDS
+                purging = asyncio.create_task(_purge(container), name="delivery-retention")
+            if pause > 0:
+                await _wait_any(stop, wake, pause)
+    finally:
+        if purging is not None and not purging.done():
+            purging.cancel()
+            await asyncio.gather(purging, return_exceptions=True)
+        if in_flight:
+            _, pending = await asyncio.wait(in_flight, timeout=DRAIN_SECONDS)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        log.info("delivery worker %s stopped", delivering.owner)
+
+
+async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:
+    waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(wake.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
+
+
+async def _refresh_gauges(container: service.Deps) -> None:
+    try:
+        async with db.reading(container.engine) as conn:
+            stats = await delivery_log.stats(conn)
+    except HeadwaterError as error:
+        log.warning("reading the delivery queue failed: %s", error)
+        return
+    for status, count in stats.by_status.items():
+        metrics.DELIVERY_QUEUE_DEPTH.labels(status=status).set(count)
+    age = 0.0
+    if stats.oldest_undelivered is not None:
+        age = max((dt.datetime.now(dt.UTC) - stats.oldest_undelivered).total_seconds(), 0.0)
+    metrics.DELIVERY_OLDEST_UNDELIVERED_SECONDS.set(age)
+
+
+async def _purge(container: service.Deps) -> None:
+    try:
+        purged = await retention.purge(
+            container.engine,
+            now=dt.datetime.now(dt.UTC),
+            retention_days=container.settings.retention_days,
+        )
+    except HeadwaterError as error:
+        log.warning("retention purge failed: %s", error)
+        return
+    if purged.events or purged.deliveries:
+        log.info(
+            "retention: purged %d event(s) and %d delivery(ies) older than %g days",
+            purged.events,
+            purged.deliveries,
+            container.settings.retention_days,
+        )
