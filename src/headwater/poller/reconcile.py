@@ -104,7 +104,9 @@ async def run(deps: context.Deps, claimed: pollers.Claimed, *, poll_id: str) -> 
         remembered: dict[str, pollers.Version] = {
             object_id: dataclasses.replace(known[object_id], deleted=True) for object_id in vanished
         }
-        if row.next_reconcile_at is None:
+        # the claim's snapshot, not the row now: a reconciliation asked for while this one ran
+        # must not make this first one forget to learn the ids it listed
+        if claimed.next_reconcile_at is None:
             remembered.update(
                 (object_id, pollers.Version(None, detect.LISTED_ONLY))
                 for object_id in listing.ids
