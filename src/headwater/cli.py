@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Headwater: polls SaaS APIs and delivers their changes as signed, durable webhooks.",
+)
 users_app = typer.Typer(no_args_is_help=True, help="Organizations and users.")
 db_app = typer.Typer(no_args_is_help=True, help="The database.")
 sandbox_app = typer.Typer(no_args_is_help=True, help="Local stand-ins for providers.")
