@@ -91,6 +91,15 @@ async def _serve(config: settings.Settings, *, host: str, port: int, workers: bo
 
         _on_signals(shut_down)
         loops = asyncio.create_task(bootstrap.run_loops(container, stop))
+
+        def loops_ended(task: asyncio.Task[None]) -> None:
+            # an API without its workers would accept instances that never poll: stop it all,
+            # loudly, so that a supervisor restarts the process
+            if not task.cancelled() and task.exception() is not None:
+                log.critical("the background loops crashed; stopping", exc_info=task.exception())
+                server.should_exit = True
+
+        loops.add_done_callback(loops_ended)
         log.info(
             "serving on http://%s:%s (database %s, workers %s)",
             host,
