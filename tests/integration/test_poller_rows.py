@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from headwater.domain import config, dates
-from headwater.storage import db, instances, pollers, tenants
+from headwater.storage import db, instances, pollers, tenants, versions
 
 NOW = dt.datetime(2026, 11, 29, 10, 0, tzinfo=dt.UTC)
 SECOND = dt.timedelta(seconds=1)
@@ -90,7 +90,7 @@ async def test_sync_creates_keeps_restarts_and_deletes(engine: AsyncEngine) -> N
     assert rows["a"].cursor_ms == dates.to_ms(NOW) and rows["a"].next_run_at == NOW
     assert rows["b"].cursor_ms == backfill and rows["b"].enabled
     async with db.transaction(engine) as conn:
-        await pollers.remember(conn, rows["a"].id, {"x": pollers.Version(1, "h")})
+        await versions.remember(conn, rows["a"].id, {"x": versions.Version(1, "h")})
 
     later = NOW + 60 * SECOND
     changed = _resource("a", "/hubs/marketing/lists/l-0002/contacts")
@@ -100,7 +100,7 @@ async def test_sync_creates_keeps_restarts_and_deletes(engine: AsyncEngine) -> N
     assert rows["a"].cursor_ms == dates.to_ms(later), "a new query starts afresh"
     assert rows["b"].cursor_ms == backfill, "an unchanged query keeps its cursor"
     async with db.reading(engine) as conn:
-        assert await pollers.versions(conn, rows["a"].id) == {}
+        assert await versions.versions(conn, rows["a"].id) == {}
 
     rows = await _sync(engine, iid, [changed], active=False, now=later)
     assert set(rows) == {"a"} and rows["a"].next_run_at is None
@@ -199,12 +199,12 @@ async def test_versions_are_remembered_and_replaced(engine: AsyncEngine) -> None
     rows = await _sync(engine, iid, [_resource("a")], active=True, now=NOW)
     pid = rows["a"].id
     async with db.transaction(engine) as conn:
-        await pollers.remember(
-            conn, pid, {"x": pollers.Version(1, "h1"), "y": pollers.Version(None, "")}
+        await versions.remember(
+            conn, pid, {"x": versions.Version(1, "h1"), "y": versions.Version(None, "")}
         )
-        await pollers.remember(conn, pid, {"x": pollers.Version(2, "h2", deleted=True)})
+        await versions.remember(conn, pid, {"x": versions.Version(2, "h2", deleted=True)})
     async with db.reading(engine) as conn:
-        assert await pollers.versions(conn, pid, ["x", "z"]) == {
-            "x": pollers.Version(2, "h2", True)
+        assert await versions.versions(conn, pid, ["x", "z"]) == {
+            "x": versions.Version(2, "h2", True)
         }
-        assert set(await pollers.versions(conn, pid)) == {"x", "y"}
+        assert set(await versions.versions(conn, pid)) == {"x", "y"}

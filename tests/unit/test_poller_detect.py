@@ -8,7 +8,7 @@ import pytest
 
 from headwater.domain import config, dates
 from headwater.poller import detect, fanout, reconcile, records, scheduler
-from headwater.storage import pollers
+from headwater.storage import pollers, versions
 
 RESOURCE = config.Resource(
     name="contacts",
@@ -77,7 +77,7 @@ def test_new_records_are_created_and_known_ones_updated() -> None:
     edited_new = _seen("b", 10_500, 12_000)
     old = _seen("c", 1_000, 12_000)
     known = _seen("d", 11_000, 13_000)
-    remembered = {"d": pollers.Version(11_000, "old-hash")}
+    remembered = {"d": versions.Version(11_000, "old-hash")}
     found = detect.detect(
         [fresh, edited_new, old, known], remembered, cursor=CURSOR, tolerance_seconds=0
     )
@@ -97,19 +97,19 @@ def test_created_check_tolerance_widens_created() -> None:
 
 def test_the_same_version_is_not_reported_twice_but_any_other_is() -> None:
     seen = _seen("a", 11_000, 12_000, Name="Ada")
-    same = {"a": pollers.Version(12_000, seen.content_hash)}
+    same = {"a": versions.Version(12_000, seen.content_hash)}
     assert detect.detect([seen], same, cursor=CURSOR, tolerance_seconds=0) == []
-    same_ms_other_content = {"a": pollers.Version(12_000, "another")}
+    same_ms_other_content = {"a": versions.Version(12_000, "another")}
     assert (
         len(detect.detect([seen], same_ms_other_content, cursor=CURSOR, tolerance_seconds=0)) == 1
     )
-    stale = {"a": pollers.Version(13_000, "newer")}
+    stale = {"a": versions.Version(13_000, "newer")}
     assert detect.detect([seen], stale, cursor=CURSOR, tolerance_seconds=0) == []
 
 
 def test_listed_only_and_deleted_records_count_as_never_reported() -> None:
     seen = _seen("a", 11_000, 12_000)
-    for version in (pollers.Version(None, detect.LISTED_ONLY), pollers.Version(1, "h", True)):
+    for version in (versions.Version(None, detect.LISTED_ONLY), versions.Version(1, "h", True)):
         [change] = detect.detect([seen], {"a": version}, cursor=CURSOR, tolerance_seconds=0)
         assert change.event_type == "CREATED"
 

@@ -22,7 +22,7 @@ from headwater.delivery import outbox, sender
 from headwater.domain import ceql, retry, signing
 from headwater.errors import ConflictError, InputError, NotFoundError
 from headwater.settings import Settings
-from headwater.storage import db, deliveries, delivery_log, events, secrets
+from headwater.storage import db, deliveries, delivery_claims, delivery_log, events, secrets
 
 log = logging.getLogger(__name__)
 
@@ -125,14 +125,16 @@ class DeliveryService:
             self.settings.delivery_timeout_seconds + LEASE_MARGIN_SECONDS,
         )
 
-    async def claim(self, limit: int) -> list[deliveries.Claimed]:
+    async def claim(self, limit: int) -> list[delivery_claims.Claimed]:
         """Lease up to ``limit`` due deliveries (the heads of their instances' queues)."""
         now = self.clock()
         until = now + dt.timedelta(seconds=self.lease_seconds)
         async with db.transaction(self.engine) as conn:
-            return await deliveries.claim(conn, owner=self.owner, now=now, until=until, limit=limit)
+            return await delivery_claims.claim(
+                conn, owner=self.owner, now=now, until=until, limit=limit
+            )
 
-    async def deliver(self, claimed: deliveries.Claimed) -> Result | None:
+    async def deliver(self, claimed: delivery_claims.Claimed) -> Result | None:
         """Send ``claimed`` once and record what happened; None when its instance is gone."""
         async with db.reading(self.engine) as conn:
             target = await deliveries.sending(conn, claimed.instance_id)
@@ -157,7 +159,7 @@ class DeliveryService:
         now = self.clock()
         result = Result(claimed.id, claimed.notification_id, claimed.instance_id, "", attempt)
         async with db.transaction(self.engine) as conn:
-            held = await deliveries.record_attempt(
+            held = await delivery_claims.record_attempt(
                 conn, claimed.id, owner=self.owner, attempt=attempt
             )
             if not held:
@@ -171,10 +173,10 @@ class DeliveryService:
             if url != claimed.url:
                 await deliveries.set_url(conn, claimed.id, url)
             if isinstance(step, retry.Delivered):
-                await deliveries.mark_delivered(conn, claimed.id, owner=self.owner, now=now)
+                await delivery_claims.mark_delivered(conn, claimed.id, owner=self.owner, now=now)
                 result = dataclasses.replace(result, outcome=deliveries.DELIVERED)
             elif isinstance(step, retry.RetryAt):
-                await deliveries.mark_retry(
+                await delivery_claims.mark_retry(
                     conn, claimed.id, owner=self.owner, now=now, at=step.at, error=attempt.error
                 )
                 result = dataclasses.replace(
@@ -182,7 +184,7 @@ class DeliveryService:
                 )
             else:
                 error = f"{attempt.error}; {step.reason}" if attempt.error else step.reason
-                queued = await deliveries.give_up(
+                queued = await delivery_claims.give_up(
                     conn, claimed.id, claimed.instance_id, now=now, error=error
                 )
                 log.warning(

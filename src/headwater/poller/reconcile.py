@@ -24,7 +24,7 @@ from headwater.delivery import outbox
 from headwater.domain import dates, variables
 from headwater.elements import acton, hub
 from headwater.poller import context, detect, fanout, records
-from headwater.storage import db, events, pollers
+from headwater.storage import db, events, pollers, versions
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ async def run(deps: context.Deps, claimed: pollers.Claimed, *, poll_id: str) -> 
         row = await pollers.hold(conn, claimed.id, owner=claimed.lease_owner)
         if row is None:
             raise context.LeaseLost()
-        known = await pollers.versions(conn, claimed.id)
+        known = await versions.versions(conn, claimed.id)
         live = {object_id for object_id, version in known.items() if not version.deleted}
         problem = listing.problem
         if problem is None and not listing.ids and live and not listing.confirmed:
@@ -101,14 +101,14 @@ async def run(deps: context.Deps, claimed: pollers.Claimed, *, poll_id: str) -> 
             plog.warning("deletes not reconciled: %s", problem)
             return 0
         vanished = sorted(live - listing.ids)
-        remembered: dict[str, pollers.Version] = {
+        remembered: dict[str, versions.Version] = {
             object_id: dataclasses.replace(known[object_id], deleted=True) for object_id in vanished
         }
         # the claim's snapshot, not the row now: a reconciliation asked for while this one ran
         # must not make this first one forget to learn the ids it listed
         if claimed.next_reconcile_at is None:
             remembered.update(
-                (object_id, pollers.Version(None, detect.LISTED_ONLY))
+                (object_id, versions.Version(None, detect.LISTED_ONLY))
                 for object_id in listing.ids
                 if object_id not in known
             )
@@ -129,7 +129,7 @@ async def run(deps: context.Deps, claimed: pollers.Claimed, *, poll_id: str) -> 
                 for object_id in vanished
             ],
         )
-        await pollers.remember(conn, claimed.id, remembered)
+        await versions.remember(conn, claimed.id, remembered)
         if event_ids:
             await outbox.enqueue(
                 conn, instance_id=claimed.instance_id, event_ids=event_ids, now=started

@@ -24,7 +24,7 @@ from headwater import errors, metrics
 from headwater.delivery import outbox
 from headwater.domain import cursors, dates, schedule, variables
 from headwater.poller import context, detect, failures, fanout, harvest, reconcile
-from headwater.storage import db, events, pollers
+from headwater.storage import db, events, pollers, versions
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ async def poll_once(
     async with db.transaction(deps.engine) as conn:
         if await pollers.hold(conn, claimed.id, owner=claimed.lease_owner) is None:
             raise context.LeaseLost()
-        known = await pollers.versions(conn, claimed.id, read.seen.keys())
+        known = await versions.versions(conn, claimed.id, read.seen.keys())
         found = detect.detect(
             read.seen.values(),
             known,
@@ -124,11 +124,11 @@ async def poll_once(
                 for change in found
             ],
         )
-        await pollers.remember(
+        await versions.remember(
             conn,
             claimed.id,
             {
-                change.seen.object_id: pollers.Version(
+                change.seen.object_id: versions.Version(
                     change.seen.date_ms, change.seen.content_hash
                 )
                 for change in found

@@ -1,4 +1,4 @@
-"""Poller rows: kept in line with configurations, claimed with leases, and the record versions.
+"""Poller rows: kept in line with configurations and claimed with leases.
 
 A poller is one resource of one instance. It is *due* when ``next_run_at`` has passed; an inactive
 instance's pollers have no ``next_run_at`` at all. A worker claims due pollers with one short
@@ -19,8 +19,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql as pg_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from headwater.domain import config
@@ -52,15 +50,6 @@ class Claimed:
     next_reconcile_at: dt.datetime | None
     consecutive_failures: int
     lease_owner: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Version:
-    """What the poller last knew of one record: ``updated_ms`` None when only its id was listed."""
-
-    updated_ms: int | None
-    content_hash: str
-    deleted: bool = False
 
 
 def _ms(when: dt.datetime) -> int:
@@ -381,57 +370,3 @@ async def stop_instance(conn: AsyncConnection, instance_id: int) -> None:
     await conn.execute(
         sa.update(_p).where(_p.c.instance_id == instance_id).values(next_run_at=None)
     )
-
-
-# -- record versions -----------------------------------------------------------------------
-
-
-async def versions(
-    conn: AsyncConnection, poller_id: int, object_ids: Iterable[str] | None = None
-) -> dict[str, Version]:
-    """The remembered versions of ``object_ids`` (default: of every record the poller knows)."""
-    query = sa.select(_v.c.object_id, _v.c.updated_ms, _v.c.content_hash, _v.c.deleted).where(
-        _v.c.poller_id == poller_id
-    )
-    found: dict[str, Version] = {}
-    if object_ids is None:
-        batches: list[list[str] | None] = [None]
-    else:
-        wanted = sorted(set(object_ids))
-        batches = [wanted[i : i + 500] for i in range(0, len(wanted), 500)]
-    for batch in batches:
-        scoped = query if batch is None else query.where(_v.c.object_id.in_(batch))
-        for row in (await conn.execute(scoped)).all():
-            found[row.object_id] = Version(row.updated_ms, row.content_hash, row.deleted)
-    return found
-
-
-async def remember(conn: AsyncConnection, poller_id: int, known: Mapping[str, Version]) -> None:
-    """Store these versions, replacing what the poller knew of those records."""
-    if not known:
-        return
-    rows = [
-        {
-            "poller_id": poller_id,
-            "object_id": object_id,
-            "updated_ms": version.updated_ms,
-            "content_hash": version.content_hash,
-            "deleted": version.deleted,
-        }
-        for object_id, version in sorted(known.items())
-    ]
-    insert: Any
-    if conn.dialect.name == "postgresql":
-        insert = pg_dialect.insert(_v)
-    else:
-        insert = sqlite_dialect.insert(_v)
-    statement = insert.on_conflict_do_update(
-        index_elements=[_v.c.poller_id, _v.c.object_id],
-        set_={
-            "updated_ms": insert.excluded.updated_ms,
-            "content_hash": insert.excluded.content_hash,
-            "deleted": insert.excluded.deleted,
-        },
-    )
-    for start in range(0, len(rows), 500):
-        await conn.execute(statement, rows[start : start + 500])
