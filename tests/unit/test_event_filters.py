@@ -43,3 +43,9 @@ def test_unknown_fields_and_bad_values_name_every_problem() -> None:
     assert len(problems) == 3
     assert problems[0].startswith("unknown field 'color'")
     assert "ISO-8601" in problems[1] and "whole number" in problems[2]
+
+
+def test_an_id_beyond_the_databases_integers_is_a_bad_value_not_a_storage_error() -> None:
+    with pytest.raises(InputError) as caught:
+        events.translate(ceql.parse("id = 110669200159"))
+    assert caught.value.problems == [("where", "id is out of range: 110669200159")]

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from headwater.domain import ceql, dates
-from headwater.errors import InputError
-from headwater.storage import deliveries, tables
+from headwater.domain import ceql
+from headwater.storage import deliveries, filters, tables
 
 Row = sa.Row[Any]
 Attempt = deliveries.Attempt
@@ -31,83 +30,28 @@ UNDELIVERED = (deliveries.CREATED, deliveries.RETRY, deliveries.QUEUED)
 # -- reading -----------------------------------------------------------------------------------
 
 
-def _text(value: object) -> str:
-    if isinstance(value, str) and "\x00" not in value:
-        return value
-    raise ValueError(f"must be a quoted text without NUL characters, not {value!r}")
-
-
-def _whole(value: object) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValueError(f"must be a whole number, not {value!r}")
-    if not -(2**31) <= value < 2**31:
-        raise ValueError(f"is out of range: {value}")
-    return value
-
-
-def _date(value: object) -> dt.datetime:
-    try:
-        return dates.parse(value, None, None)
-    except ValueError:
-        raise ValueError(
-            f"must be an ISO-8601 date-time such as '2026-11-29T10:15:00Z', not {value!r}"
-        ) from None
-
-
-def _lower(value: object) -> str:
-    return _text(value).lower()
-
-
-FIELDS: dict[str, tuple[Any, Callable[[object], object]]] = {
-    "id": (_d.c.id, _whole),
-    "notificationId": (_d.c.notification_id, _text),
-    "instanceId": (_d.c.instance_id, _whole),
-    "kind": (_d.c.kind, _lower),
-    "url": (_d.c.url, _text),
-    "config.url": (_d.c.url, _text),
-    "channel": (sa.literal("webhook", sa.String), _lower),
-    "status": (_d.c.status, _lower),
-    "attemptCount": (_d.c.attempt_count, _whole),
-    "nextAttemptDate": (_d.c.next_attempt_at, _date),
-    "createdDate": (_d.c.created_at, _date),
-    "updatedDate": (_d.c.updated_at, _date),
+FIELDS: filters.Fields = {
+    "id": (_d.c.id, filters.whole),
+    "notificationId": (_d.c.notification_id, filters.text),
+    "instanceId": (_d.c.instance_id, filters.whole),
+    "kind": (_d.c.kind, filters.lower),
+    "url": (_d.c.url, filters.text),
+    "config.url": (_d.c.url, filters.text),
+    "channel": (sa.literal("webhook", sa.String), filters.lower),
+    "status": (_d.c.status, filters.lower),
+    "attemptCount": (_d.c.attempt_count, filters.whole),
+    "nextAttemptDate": (_d.c.next_attempt_at, filters.date),
+    "createdDate": (_d.c.created_at, filters.date),
+    "updatedDate": (_d.c.updated_at, filters.date),
 }
 """The fields a deliveries ``where`` may name (``config.url`` and ``channel`` as Cloud Elements
 clients write them: ``channel='webhook' and status='queued'``)."""
-
-_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
-    "=": lambda column, value: column == value,
-    "!=": lambda column, value: column != value,
-    "<": lambda column, value: column < value,
-    "<=": lambda column, value: column <= value,
-    ">": lambda column, value: column > value,
-    ">=": lambda column, value: column >= value,
-}
 
 
 def translate(conditions: Sequence[ceql.Condition], *, field: str = "where") -> list[Any]:
     """SQLAlchemy expressions for ``conditions`` over :data:`FIELDS`; InputError naming every bad
     one."""
-    problems: list[tuple[str, str]] = []
-    clauses: list[Any] = []
-    for condition in conditions:
-        known = FIELDS.get(condition.field)
-        if known is None:
-            names = ", ".join(FIELDS)
-            problems.append((field, f"unknown field '{condition.field}' (known: {names})"))
-            continue
-        column, read = known
-        try:
-            value = read(condition.value)
-        except ValueError as exc:
-            problems.append((field, f"{condition.field} {exc}"))
-            continue
-        clauses.append(_OPERATORS[condition.op](column, value))
-    if problems:
-        raise InputError(problems=problems)
-    return clauses
+    return filters.translate(conditions, FIELDS, field=field)
 
 
 def _scoped(organization_id: int) -> sa.ColumnElement[bool]:

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from headwater.domain import ceql, dates
-from headwater.errors import InputError
-from headwater.storage import instances, tables
+from headwater.domain import ceql
+from headwater.storage import filters, instances, tables
 
 NEW = "NEW"
 DISPATCHED = "DISPATCHED"
@@ -124,75 +123,22 @@ async def get(conn: AsyncConnection, *, organization_id: int, event_id: int) -> 
 # -- where ------------------------------------------------------------------------------------
 
 
-def _integer(value: object) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    raise ValueError(f"must be a whole number, not {value!r}")
-
-
-def _text(value: object) -> str:
-    if isinstance(value, str):
-        return value
-    raise ValueError(f"must be a quoted text, not {value!r}")
-
-
-def _upper(value: object) -> str:
-    return _text(value).upper()
-
-
-def _date(value: object) -> dt.datetime:
-    try:
-        return dates.parse(value, None, None)
-    except ValueError:
-        raise ValueError(
-            f"must be an ISO-8601 date-time such as '2026-11-29T10:15:00Z', not {value!r}"
-        ) from None
-
-
-FIELDS: dict[str, tuple[Any, Callable[[object], object]]] = {
-    "id": (_e.c.id, _integer),
-    "instanceId": (_e.c.instance_id, _integer),
-    "elementKey": (_e.c.element_key, _text),
-    "hubKey": (_e.c.hub_key, _text),
-    "objectType": (_e.c.object_type, _text),
-    "objectId": (_e.c.object_id, _text),
-    "eventType": (_e.c.event_type, _upper),
-    "date": (_e.c.date, _date),
-    "pollDate": (_e.c.poll_date, _date),
-    "status": (_e.c.status, _upper),
-    "notificationId": (_d.c.notification_id, _text),
+FIELDS: filters.Fields = {
+    "id": (_e.c.id, filters.whole),
+    "instanceId": (_e.c.instance_id, filters.whole),
+    "elementKey": (_e.c.element_key, filters.text),
+    "hubKey": (_e.c.hub_key, filters.text),
+    "objectType": (_e.c.object_type, filters.text),
+    "objectId": (_e.c.object_id, filters.text),
+    "eventType": (_e.c.event_type, filters.upper),
+    "date": (_e.c.date, filters.date),
+    "pollDate": (_e.c.poll_date, filters.date),
+    "status": (_e.c.status, filters.upper),
+    "notificationId": (_d.c.notification_id, filters.text),
 }
 """The fields a ``where`` may name: column and how its values are read."""
-
-_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
-    "=": lambda column, value: column == value,
-    "!=": lambda column, value: column != value,
-    "<": lambda column, value: column < value,
-    "<=": lambda column, value: column <= value,
-    ">": lambda column, value: column > value,
-    ">=": lambda column, value: column >= value,
-}
 
 
 def translate(conditions: Sequence[ceql.Condition], *, field: str = "where") -> list[Any]:
     """SQLAlchemy expressions for ``conditions``; InputError naming every bad one."""
-    problems: list[tuple[str, str]] = []
-    clauses: list[Any] = []
-    for condition in conditions:
-        known = FIELDS.get(condition.field)
-        if known is None:
-            names = ", ".join(FIELDS)
-            problems.append((field, f"unknown field '{condition.field}' (known: {names})"))
-            continue
-        column, read = known
-        try:
-            value = read(condition.value)
-        except ValueError as exc:
-            problems.append((field, f"{condition.field} {exc}"))
-            continue
-        clauses.append(_OPERATORS[condition.op](column, value))
-    if problems:
-        raise InputError(problems=problems)
-    return clauses
+    return filters.translate(conditions, FIELDS, field=field)
