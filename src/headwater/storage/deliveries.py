@@ -91,24 +91,39 @@ async def insert(
     now: dt.datetime,
 ) -> int:
     """Insert a delivery (``created`` is due at once, ``queued`` waits for a release)."""
-    delivery_id = await conn.scalar(
-        sa.insert(_d)
-        .values(
-            notification_id=notification_id,
-            instance_id=instance_id,
-            kind=kind,
-            url=url,
-            body=body,
-            status=status,
-            attempt_count=0,
-            next_attempt_at=now if status in PENDING else None,
-            created_at=now,
-            updated_at=now,
-        )
-        .returning(_d.c.id)
+    return await _insert(
+        conn,
+        notification_id=notification_id,
+        instance_id=instance_id,
+        kind=kind,
+        url=url,
+        body=body,
+        status=status,
+        attempt_count=0,
+        next_attempt_at=now if status in PENDING else None,
+        created_at=now,
+        updated_at=now,
     )
+
+
+async def _insert(conn: AsyncConnection, **values: Any) -> int:
+    delivery_id = await conn.scalar(sa.insert(_d).values(**values).returning(_d.c.id))
     assert delivery_id is not None
     return int(delivery_id)
+
+
+async def add_attempt(conn: AsyncConnection, delivery_id: int, attempt: Attempt) -> None:
+    """Store one attempt of the delivery."""
+    await conn.execute(
+        sa.insert(_a).values(
+            delivery_id=delivery_id,
+            date=attempt.date,
+            status_code=attempt.status_code,
+            latency_ms=attempt.latency_ms,
+            error=attempt.error,
+            response=attempt.response,
+        )
+    )
 
 
 async def link_events(conn: AsyncConnection, delivery_id: int, event_ids: Sequence[int]) -> None:
@@ -213,35 +228,22 @@ async def insert_finished(
     error: str | None,
 ) -> int:
     """A delivery sent outside the queue (a test), stored with its one attempt."""
-    delivery_id = await conn.scalar(
-        sa.insert(_d)
-        .values(
-            notification_id=notification_id,
-            instance_id=instance_id,
-            kind=kind,
-            url=url,
-            body=body,
-            status=status,
-            attempt_count=1,
-            next_attempt_at=None,
-            last_error=error,
-            created_at=attempt.date,
-            updated_at=attempt.date,
-        )
-        .returning(_d.c.id)
+    delivery_id = await _insert(
+        conn,
+        notification_id=notification_id,
+        instance_id=instance_id,
+        kind=kind,
+        url=url,
+        body=body,
+        status=status,
+        attempt_count=1,
+        next_attempt_at=None,
+        last_error=error,
+        created_at=attempt.date,
+        updated_at=attempt.date,
     )
-    assert delivery_id is not None
-    await conn.execute(
-        sa.insert(_a).values(
-            delivery_id=delivery_id,
-            date=attempt.date,
-            status_code=attempt.status_code,
-            latency_ms=attempt.latency_ms,
-            error=attempt.error,
-            response=attempt.response,
-        )
-    )
-    return int(delivery_id)
+    await add_attempt(conn, delivery_id, attempt)
+    return delivery_id
 
 
 async def events_between(

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from headwater.storage import deliveries, tables
 
 _d = tables.deliveries
-_a = tables.attempts
 _e = tables.events
 _i = tables.instances
 
@@ -102,16 +101,7 @@ async def record_attempt(
     if row is None:
         return False  # the instance (and so the delivery) was deleted meanwhile
     held: bool = row.lease_owner == owner
-    await conn.execute(
-        sa.insert(_a).values(
-            delivery_id=delivery_id,
-            date=attempt.date,
-            status_code=attempt.status_code,
-            latency_ms=attempt.latency_ms,
-            error=attempt.error,
-            response=attempt.response,
-        )
-    )
+    await deliveries.add_attempt(conn, delivery_id, attempt)
     await conn.execute(
         sa.update(_e)
         .where(_e.c.delivery_id == delivery_id, _e.c.status == "NEW")
