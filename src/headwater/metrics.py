@@ -50,3 +50,10 @@ DELIVERY_OLDEST_UNDELIVERED_SECONDS = Gauge(
     "headwater_delivery_oldest_undelivered_seconds",
     "Age of the oldest notification not yet delivered (0 when none).",
 )
+
+# -- storage -----------------------------------------------------------------------------------
+TRANSACTION_RETRIES = Counter(
+    "headwater_transaction_retries_total",
+    "Transactions PostgreSQL aborted and that ran again, by reason: deadlock, serialization.",
+    ["reason"],
+)

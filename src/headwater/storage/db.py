@@ -1,17 +1,58 @@
-"""The database: URL handling, the async engine, and SQLAlchemy error translation."""
+"""The database: URL handling, the async engine, transactions and SQLAlchemy error translation.
+
+Writers go through :func:`write`, which runs a unit of work in one transaction and runs it again,
+a bounded number of times, when PostgreSQL aborts it as a deadlock (SQLSTATE 40P01) or a
+serialization failure (40001). A unit of work therefore only touches the database: no HTTP call,
+no change outside the transaction that a second run would repeat.
+
+Lock order. On PostgreSQL every transaction that writes takes its row locks in this one order,
+so that no two of them ever wait on each other in a circle (rows a transaction inserts itself do
+not count: nobody else sees them):
+
+1. ``instances``: the instance row first (:func:`headwater.storage.instances.lock`). A change to
+   the instance locks it ``FOR NO KEY UPDATE``, never ``FOR UPDATE``, which would also block the
+   ``KEY SHARE`` lock that every insert of an event, delivery or poller of the instance takes on
+   it through its foreign key; only deleting the instance takes ``FOR UPDATE``. A transaction
+   that writes only rows beneath the instance and inserts some (a poll's outcome, a delivery's
+   attempt) takes ``FOR KEY SHARE`` first, so that it never waits for a deletion of the
+   instance while holding rows the deletion must wait for.
+2. ``pollers``: the instance's poller rows, in id order.
+3. ``record_versions``: a poller's versions, after its row.
+4. ``deliveries``: in id order.
+5. ``attempts`` and ``events``: beneath their delivery.
+
+Claims (``FOR NO KEY UPDATE SKIP LOCKED``) never wait for a lock, so they cannot close a circle.
+SQLite serializes writers (``BEGIN IMMEDIATE``) and has no row locks to order.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from headwater import metrics
 from headwater.errors import ConfigurationError, StorageError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+WRITE_ATTEMPTS = 5
+"""How many times :func:`write` runs a unit of work that PostgreSQL keeps aborting."""
+RETRY_BASE_SECONDS = 0.02
+"""The first back-off before a unit of work runs again; it doubles, with full jitter."""
+
+RETRYABLE = {"40P01": "deadlock", "40001": "serialization"}
+"""SQLSTATEs after which a unit of work runs again, and their ``reason`` in the metrics."""
 
 
 def async_url(url: str) -> str:
@@ -93,6 +134,60 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         await conn.execution_options(immediate=True)
         async with conn.begin():
             yield conn
+
+
+def retry_reason(error: BaseException) -> str | None:
+    """``deadlock`` or ``serialization`` when ``error`` (or an error it came from) is PostgreSQL
+    aborting a transaction that may simply run again; None otherwise."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        for candidate in (current, getattr(current, "orig", None)):
+            code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+            if isinstance(code, str) and code in RETRYABLE:
+                return RETRYABLE[code]
+        current = current.__cause__ or current.__context__
+    return None
+
+
+async def write(
+    engine: AsyncEngine,
+    work: Callable[[AsyncConnection], Awaitable[T]],
+    *,
+    attempts: int = WRITE_ATTEMPTS,
+) -> T:
+    """Run ``work`` in one transaction (see :func:`transaction`) and return what it returns.
+
+    A run that PostgreSQL aborts as a deadlock or a serialization failure is rolled back and
+    ``work`` runs again after a short jittered back-off, up to ``attempts`` runs in all; then
+    :class:`StorageError`. Every other error propagates at once. ``work`` must be safe to run
+    again: database statements only (see the module docstring).
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            async with transaction(engine) as conn:
+                return await work(conn)
+        except Exception as error:
+            reason = retry_reason(error)
+            if reason is None:
+                raise
+            metrics.TRANSACTION_RETRIES.labels(reason).inc()
+            if attempt >= attempts:
+                raise StorageError(
+                    f"the database aborted a transaction {attempts} times in a row ({reason}); "
+                    "try again"
+                ) from error
+            delay = random.uniform(0, RETRY_BASE_SECONDS * 2 ** (attempt - 1))
+            log.info(
+                "transaction aborted (%s), run %d of %d; again in %.3f s",
+                reason,
+                attempt,
+                attempts,
+                delay,
+            )
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @contextlib.asynccontextmanager
