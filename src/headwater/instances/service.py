@@ -134,7 +134,8 @@ class InstanceService:
         token = random_secrets.token_urlsafe(32)
         now = _now()
         events = bool(canonical.get("event.notification.enabled"))
-        async with db.transaction(self.engine) as conn:
+
+        async def store(conn: AsyncConnection) -> instances.Row:
             instance_id = await instances.insert(
                 conn,
                 organization_id=principal.organization_id,
@@ -162,7 +163,9 @@ class InstanceService:
                 active=pollers.active(plain, valid=True, disabled=False),
                 now=now,
             )
-            row = await self._row(conn, principal, instance_id)
+            return await self._row(conn, principal, instance_id)
+
+        row = await db.write(self.engine, store)
         revealed = [conf.SIGNATURE_KEY] if generated else []
         return dataclasses.replace(views.instance(row, self.box, revealed), token=token)
 
@@ -170,8 +173,9 @@ class InstanceService:
         self, principal: tenants.Principal, instance_id: int, patch: InstancePatch
     ) -> views.Instance:
         """Change name, tags (replaced) and configuration keys (merged) of an instance."""
-        revealed: list[str] = []
-        async with db.transaction(self.engine) as conn:
+
+        async def change(conn: AsyncConnection) -> tuple[instances.Row, list[str]]:
+            revealed: list[str] = []
             row = await self._row(conn, principal, instance_id, for_update=True)
             values: dict[str, Any] = {}
             if patch.name is not None:
@@ -186,7 +190,9 @@ class InstanceService:
                 canonical = conf.normalize(element, raw, problems, settings=self.settings)
                 values.update(self._config_values(canonical))
             await self._save(conn, row, values)
-            row = await self._row(conn, principal, instance_id)
+            return await self._row(conn, principal, instance_id), revealed
+
+        row, revealed = await db.write(self.engine, change)
         return views.instance(row, self.box, revealed)
 
     async def replace(
@@ -204,7 +210,8 @@ class InstanceService:
         revealed = [conf.SIGNATURE_KEY] if conf.with_signature_key(raw) else []
         canonical = conf.normalize(element, raw, problems, settings=self.settings, code=given.code)
         granted = await self._exchange(element, canonical, given.code) if given.code else None
-        async with db.transaction(self.engine) as conn:
+
+        async def change(conn: AsyncConnection) -> instances.Row:
             row = await self._row(conn, principal, instance_id, for_update=True)
             values: dict[str, Any] = {"name": given.name, "tags": list(given.tags)}
             values.update(self._config_values(canonical))
@@ -216,24 +223,32 @@ class InstanceService:
                     invalid_reason=None,
                 )
             await self._save(conn, row, values)
-            row = await self._row(conn, principal, instance_id)
-        return views.instance(row, self.box, revealed)
+            return await self._row(conn, principal, instance_id)
+
+        return views.instance(await db.write(self.engine, change), self.box, revealed)
 
     async def set_enabled(
         self, principal: tenants.Principal, instance_id: int, enabled: bool
     ) -> views.Instance:
         """Enable or disable an instance (a disabled one neither polls nor serves hub calls)."""
-        async with db.transaction(self.engine) as conn:
+
+        async def change(conn: AsyncConnection) -> instances.Row:
             row = await self._row(conn, principal, instance_id, for_update=True)
             await self._save(conn, row, {"disabled": not enabled})
-            row = await self._row(conn, principal, instance_id)
-        return views.instance(row, self.box)
+            return await self._row(conn, principal, instance_id)
+
+        return views.instance(await db.write(self.engine, change), self.box)
 
     async def delete(self, principal: tenants.Principal, instance_id: int) -> None:
         """Delete an instance with its pollers, events and deliveries."""
-        async with db.transaction(self.engine) as conn:
-            await self._row(conn, principal, instance_id, for_update=True)
+
+        async def remove(conn: AsyncConnection) -> None:
+            await self._row(conn, principal, instance_id)
+            # FOR UPDATE, the one lock that keeps out the inserts beneath the instance
+            await instances.lock(conn, instance_id, for_delete=True)
             await instances.delete(conn, instance_id)
+
+        await db.write(self.engine, remove)
 
     # helpers
 

@@ -15,7 +15,7 @@ import logging
 from typing import Any
 
 import aiohttp
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from headwater.elements import oauth, registry
 from headwater.errors import ProviderRefusal, ProviderUnavailable
@@ -193,7 +193,8 @@ class InstanceTokens:
 
     async def _invalidate(self, state: _State, reason: str) -> None:
         """Mark the instance invalid (its pollers stop) and release the lease in one transaction."""
-        async with db.transaction(self.engine) as conn:
+
+        async def invalidate(conn: AsyncConnection) -> None:
             now = _now()
             await instances.release_refresh_lease(
                 conn,
@@ -206,6 +207,8 @@ class InstanceTokens:
             await pollers.sync(
                 conn, self.instance_id, state.row.configuration, active=False, now=now
             )
+
+        await db.write(self.engine, invalidate)
         log.warning("instance %s is now invalid: %s", self.instance_id, reason)
 
 

@@ -19,12 +19,14 @@ import logging
 import urllib.parse
 from collections.abc import Sequence
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from headwater import errors, metrics
 from headwater.delivery import outbox
 from headwater.domain import dates, variables
 from headwater.elements import acton, hub
 from headwater.poller import context, detect, fanout, records
-from headwater.storage import db, events, pollers, versions
+from headwater.storage import db, events, instances, pollers, versions
 
 log = logging.getLogger(__name__)
 
@@ -72,15 +74,19 @@ async def run(deps: context.Deps, claimed: pollers.Claimed, *, poll_id: str) -> 
     started = dt.datetime.now(dt.UTC)
     ctx = await context.load(deps, claimed)
     if ctx is None:
-        async with db.transaction(deps.engine) as conn:
-            await pollers.release(conn, [claimed.id], owner=claimed.lease_owner)
+        await db.write(
+            deps.engine,
+            lambda conn: pollers.release(conn, [claimed.id], owner=claimed.lease_owner),
+        )
         return 0
     resource = ctx.resource
     client = context.client(deps, ctx.instance)
     cursor = dates.from_ms(claimed.cursor_ms if claimed.cursor_ms is not None else 0)
     url = ids_url(variables.expand(resource.url, cursor), resource.id_field)
     listing = await list_ids(client, url, resource.id_field)
-    async with db.transaction(deps.engine) as conn:
+
+    async def commit(conn: AsyncConnection) -> tuple[str | None, list[int], list[str]]:
+        await instances.lock(conn, claimed.instance_id)
         row = await pollers.hold(conn, claimed.id, owner=claimed.lease_owner)
         if row is None:
             raise context.LeaseLost()
@@ -97,9 +103,7 @@ async def run(deps: context.Deps, claimed: pollers.Claimed, *, poll_id: str) -> 
                 now=dt.datetime.now(dt.UTC),
                 last_error=f"deletes not reconciled: {problem}",
             )
-            metrics.RECONCILIATIONS.labels("refused").inc()
-            plog.warning("deletes not reconciled: %s", problem)
-            return 0
+            return problem, [], []
         vanished = sorted(live - listing.ids)
         remembered: dict[str, versions.Version] = {
             object_id: dataclasses.replace(known[object_id], deleted=True) for object_id in vanished
@@ -141,6 +145,13 @@ async def run(deps: context.Deps, claimed: pollers.Claimed, *, poll_id: str) -> 
             now=dt.datetime.now(dt.UTC),
             next_reconcile_at=started + dt.timedelta(seconds=ctx.reconcile_seconds),
         )
+        return None, event_ids, vanished
+
+    problem, event_ids, vanished = await db.write(deps.engine, commit)
+    if problem is not None:
+        metrics.RECONCILIATIONS.labels("refused").inc()
+        plog.warning("deletes not reconciled: %s", problem)
+        return 0
     metrics.RECONCILIATIONS.labels("ok").inc()
     metrics.EVENTS_FOUND.labels("DELETED").inc(len(event_ids))
     plog.info("reconciled %d id(s): %d deleted", len(listing.ids), len(vanished))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import itertools
 import logging
 from collections.abc import Callable, Coroutine
@@ -95,8 +96,10 @@ class Scheduler:
         """Lease up to ``limit`` pollers due at ``now`` under a fresh owner name."""
         owner = f"{self.deps.node_id}/{next(self._claims)}"
         until = now + dt.timedelta(seconds=self.deps.settings.poll_lease_seconds)
-        async with db.transaction(self.deps.engine) as conn:
-            return await pollers.claim(conn, owner=owner, now=now, until=until, limit=limit)
+        return await db.write(
+            self.deps.engine,
+            lambda conn: pollers.claim(conn, owner=owner, now=now, until=until, limit=limit),
+        )
 
     async def _pause(self, claimed_at: dt.datetime | None) -> float:
         """Until the next planned run, at most a tick. A run that was due when the last claim
@@ -132,9 +135,10 @@ class Scheduler:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
         for group in running.values():
+            ids, owner = [c.id for c in group], group[0].lease_owner
             with contextlib.suppress(errors.HeadwaterError):
-                async with db.transaction(self.deps.engine) as conn:
-                    await pollers.release(conn, [c.id for c in group], owner=group[0].lease_owner)
+                release = functools.partial(pollers.release, poller_ids=ids, owner=owner)
+                await db.write(self.deps.engine, release)
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import math
 import random
@@ -24,7 +25,7 @@ from headwater import errors, metrics
 from headwater.delivery import outbox
 from headwater.domain import cursors, dates, schedule, variables
 from headwater.poller import context, detect, failures, fanout, harvest, reconcile
-from headwater.storage import db, events, pollers, versions
+from headwater.storage import db, events, instances, pollers, versions
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,9 @@ async def poll_once(
     planned = schedule.after_success(
         started, interval_seconds=ctx.interval_seconds, jitter=random.random()
     )
-    async with db.transaction(deps.engine) as conn:
+
+    async def commit(conn: AsyncConnection) -> tuple[list[detect.Change], list[int]]:
+        await instances.lock(conn, claimed.instance_id)
         if await pollers.hold(conn, claimed.id, owner=claimed.lease_owner) is None:
             raise context.LeaseLost()
         known = await versions.versions(conn, claimed.id, read.seen.keys())
@@ -148,6 +151,9 @@ async def poll_once(
             consecutive_failures=0,
             last_event_count=len(event_ids),
         )
+        return found, event_ids
+
+    found, event_ids = await db.write(deps.engine, commit)
     for change in found:
         metrics.EVENTS_FOUND.labels(change.event_type).inc()
     status = "shifted" if read.shifted else "ok"
@@ -175,8 +181,9 @@ async def _enqueue(
 
 
 async def _release(deps: context.Deps, claimed: pollers.Claimed) -> None:
-    async with db.transaction(deps.engine) as conn:
-        await pollers.release(conn, [claimed.id], owner=claimed.lease_owner)
+    await db.write(
+        deps.engine, lambda conn: pollers.release(conn, [claimed.id], owner=claimed.lease_owner)
+    )
 
 
 async def run_claimed(deps: context.Deps, claimed: Sequence[pollers.Claimed]) -> list[Outcome]:
@@ -230,10 +237,9 @@ async def _heartbeat(
         ids = sorted(remaining)
         if not ids:
             return
+        until = _now() + dt.timedelta(seconds=lease)
         try:
-            async with db.transaction(deps.engine) as conn:
-                await pollers.heartbeat(
-                    conn, ids, owner=owner, until=_now() + dt.timedelta(seconds=lease)
-                )
+            beat = functools.partial(pollers.heartbeat, poller_ids=ids, owner=owner, until=until)
+            await db.write(deps.engine, beat)
         except errors.StorageError as error:
             log.warning("heartbeat of pollers %s failed: %s", ids, error.message)

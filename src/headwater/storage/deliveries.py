@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from headwater.storage import tables
+from headwater.storage import instances, tables
 
 CREATED = "created"
 RETRY = "retry"
@@ -142,6 +142,9 @@ async def release(
     ids = sorted(set(delivery_ids))
     if not ids:
         return []
+    # the instances first (the lock order of storage.db): their subscriptions change below
+    owners = sa.select(_d.c.instance_id).where(_d.c.id.in_(ids), _d.c.status == QUEUED)
+    await instances.lock(conn, (await conn.execute(owners)).scalars().all(), change=True)
     result = await conn.execute(
         sa.update(_d)
         .where(_d.c.id.in_(ids), _d.c.status == QUEUED)

@@ -40,8 +40,8 @@ async def claim(
 ) -> list[Claimed]:
     """Lease up to ``limit`` due deliveries, each the head of its instance's queue; one statement.
 
-    An expired lease (a worker died mid-send) is taken over. Uses ``FOR UPDATE SKIP LOCKED`` on
-    PostgreSQL; on SQLite the transaction holds the write lock (``BEGIN IMMEDIATE``).
+    An expired lease (a worker died mid-send) is taken over. Uses ``FOR NO KEY UPDATE SKIP
+    LOCKED`` on PostgreSQL; on SQLite the transaction holds the write lock (``BEGIN IMMEDIATE``).
     """
     if limit <= 0:
         return []
@@ -70,7 +70,8 @@ async def claim(
         .limit(limit)
     )
     if conn.dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True, of=candidate)
+        # NO KEY UPDATE: the key stays, and the attempts and events beneath keep their way in
+        due = due.with_for_update(skip_locked=True, of=candidate, key_share=True)
     result = await conn.execute(
         sa.update(_d)
         .where(_d.c.id.in_(due.scalar_subquery()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,8 +32,10 @@ async def get(
 ) -> Row | None:
     """The instance, when it exists and (unless ``organization_id`` is None) belongs to that org.
 
-    ``for_update`` locks the row until the transaction ends (PostgreSQL; SQLite's writers are
-    serialized by ``BEGIN IMMEDIATE`` already).
+    ``for_update`` locks the row ``FOR NO KEY UPDATE`` until the transaction ends, to change it
+    (PostgreSQL; SQLite's writers are serialized by ``BEGIN IMMEDIATE`` already). That lock does
+    not block the inserts of rows beneath the instance (see the lock order in
+    :mod:`headwater.storage.db`); to delete the instance, :func:`lock` it ``for_delete``.
     """
     if not 0 < instance_id <= MAX_ID:
         return None
@@ -40,8 +43,36 @@ async def get(
     if organization_id is not None:
         query = query.where(_t.c.organization_id == organization_id)
     if for_update:
-        query = query.with_for_update()
+        query = query.with_for_update(key_share=True)
     return (await conn.execute(query)).first()
+
+
+async def lock(
+    conn: AsyncConnection,
+    instance_ids: int | Iterable[int],
+    *,
+    change: bool = False,
+    for_delete: bool = False,
+) -> list[int]:
+    """Lock instance rows, in id order, as the first step of a writing transaction (the lock
+    order is in :mod:`headwater.storage.db`); returns the ids that exist.
+
+    By default ``FOR KEY SHARE``: the instance is not deleted meanwhile, and nothing else is held
+    up. ``change``: ``FOR NO KEY UPDATE``, to change the rows. ``for_delete``: ``FOR UPDATE``.
+    SQLite has no row locks; its writers are serialized as a whole.
+    """
+    ids = sorted({instance_ids} if isinstance(instance_ids, int) else set(instance_ids))
+    ids = [one for one in ids if 0 < one <= MAX_ID]
+    if not ids:
+        return []
+    query = sa.select(_t.c.id).where(_t.c.id.in_(ids)).order_by(_t.c.id)
+    if for_delete:
+        query = query.with_for_update()
+    elif change:
+        query = query.with_for_update(key_share=True)
+    else:
+        query = query.with_for_update(read=True, key_share=True)
+    return list((await conn.execute(query)).scalars().all())
 
 
 async def by_token_hash(

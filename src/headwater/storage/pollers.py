@@ -76,10 +76,11 @@ async def sync(
     cursor then.
     Pollers that disabled themselves after failing are resumed; paused ones stay paused.
     """
-    rows = {
-        row.resource: row
-        for row in (await conn.execute(sa.select(_p).where(_p.c.instance_id == instance_id))).all()
-    }
+    # the rows first, in id order, before their versions (the lock order of storage.db)
+    query = sa.select(_p).where(_p.c.instance_id == instance_id).order_by(_p.c.id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(key_share=True)
+    rows = {row.resource: row for row in (await conn.execute(query)).all()}
     gone = [row.id for name, row in rows.items() if name not in resources]
     if gone:
         await conn.execute(sa.delete(_v).where(_v.c.poller_id.in_(gone)))
@@ -298,11 +299,18 @@ async def heartbeat(
         return set()
     result = await conn.execute(
         sa.update(_p)
-        .where(_p.c.id.in_(poller_ids), _p.c.lease_owner == owner)
+        .where(_p.c.id.in_(_in_order(poller_ids)), _p.c.lease_owner == owner)
         .values(lease_until=until)
         .returning(_p.c.id)
     )
     return {row.id for row in result.all()}
+
+
+def _in_order(poller_ids: Iterable[int]) -> Any:
+    """The ids as a subquery that locks their rows in id order (the lock order of storage.db):
+    an ``UPDATE … WHERE id IN (…)`` alone locks rows in whatever order it finds them."""
+    ids = sa.select(_p.c.id).where(_p.c.id.in_(list(poller_ids))).order_by(_p.c.id)
+    return ids.with_for_update(key_share=True).scalar_subquery()
 
 
 async def hold(conn: AsyncConnection, poller_id: int, *, owner: str) -> Row | None:
@@ -360,7 +368,7 @@ async def release(conn: AsyncConnection, poller_ids: Iterable[int], *, owner: st
     if ids:
         await conn.execute(
             sa.update(_p)
-            .where(_p.c.id.in_(ids), _p.c.lease_owner == owner)
+            .where(_p.c.id.in_(_in_order(ids)), _p.c.lease_owner == owner)
             .values(lease_owner=None, lease_until=None)
         )
 
