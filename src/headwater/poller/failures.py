@@ -6,6 +6,8 @@ import datetime as dt
 import random
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from headwater import errors
 from headwater.domain import schedule
 from headwater.poller import context, records
@@ -36,7 +38,10 @@ def describe(error: BaseException) -> str:
         if provider and provider not in text:
             text = f"{text} (provider: {provider})"
         return text
-    return f"internal error: {type(error).__name__}: {error}"
+    try:
+        return f"internal error: {type(error).__name__}: {error}"
+    except Exception:  # an error that cannot even say what it is
+        return f"internal error: {type(error).__name__}"
 
 
 async def handle(
@@ -47,7 +52,12 @@ async def handle(
     started: dt.datetime,
     plog: context.PollLog,
 ) -> tuple[str, str]:
-    """Log and record a failed poll; returns its outcome label and its description."""
+    """Log and record a failed poll; returns its outcome label and its description.
+
+    Never raises (but for cancellation). When recording the failure fails itself, a plainer
+    record (:func:`record_plainly`) is tried; when that fails too (the database is down), the
+    poller's lease runs out and another run takes it over, and the log says so.
+    """
     name, message = label(error), describe(error)
     if isinstance(error, context.LeaseLost):
         plog.warning("lease lost to another worker; outcome dropped")
@@ -57,11 +67,23 @@ async def handle(
     else:
         plog.exception("poll crashed")
     try:
-        if not await record(deps, claimed, error, started=started):
-            return "lease_lost", message
-    except errors.StorageError as storage_error:
-        plog.error("could not record the failure: %s", storage_error.message)
-    return name, message
+        held = await record(deps, claimed, error, started=started)
+    except Exception as failure:
+        if isinstance(failure, errors.StorageError):
+            plog.error("could not record the failure: %s", failure.message)
+        else:
+            plog.exception("recording the failure crashed; recording it plainly")
+        try:
+            held = await record_plainly(deps, claimed, error, failure, started=started)
+        except Exception as last:
+            plog.error(
+                "could not record the failure at all (%s); the lease runs out within %g s and"
+                " the poller runs again then",
+                describe(last),
+                deps.settings.poll_lease_seconds,
+            )
+            return name, message
+    return (name if held else "lease_lost"), message
 
 
 async def record(
@@ -71,8 +93,9 @@ async def record(
     at the provider's ``Retry-After``), the poller disabled at the failure limit, and no next run
     while its instance is invalid. False when the lease was lost meanwhile."""
     message = describe(error)
-    now = dt.datetime.now(dt.UTC)
-    async with db.transaction(deps.engine) as conn:
+
+    async def write(conn: AsyncConnection) -> bool:
+        now = dt.datetime.now(dt.UTC)
         row = await pollers.hold(conn, claimed.id, owner=claimed.lease_owner)
         if row is None:
             return False
@@ -102,3 +125,44 @@ async def record(
         return await pollers.finish(
             conn, claimed.id, owner=claimed.lease_owner, now=now, next_run_at=next_run, **values
         )
+
+    return await db.write(deps.engine, write)
+
+
+async def record_plainly(
+    deps: context.Deps,
+    claimed: pollers.Claimed,
+    error: BaseException,
+    failure: BaseException,
+    *,
+    started: dt.datetime,
+) -> bool:
+    """Write a failed poll when :func:`record` itself failed (``failure``): both errors, one
+    more failure in a row (disabled at the limit), and the next run one lease period away, with
+    nothing read from the instance's configuration. False when the lease was lost meanwhile."""
+    message = f"{describe(error)} (recording it failed: {describe(failure)})"
+
+    async def write(conn: AsyncConnection) -> bool:
+        now = dt.datetime.now(dt.UTC)
+        row = await pollers.hold(conn, claimed.id, owner=claimed.lease_owner)
+        if row is None:
+            return False
+        failures = row.consecutive_failures + 1
+        values: dict[str, Any] = {
+            "last_run_at": started,
+            "last_error": message,
+            "consecutive_failures": failures,
+        }
+        limit = deps.settings.poller_failure_limit
+        next_run: dt.datetime | None = now + dt.timedelta(seconds=deps.settings.poll_lease_seconds)
+        if 0 < limit <= failures:
+            next_run = None
+            values.update(
+                enabled=False,
+                disabled_reason=f"disabled after {failures} failures in a row; last: {message}",
+            )
+        return await pollers.finish(
+            conn, claimed.id, owner=claimed.lease_owner, now=now, next_run_at=next_run, **values
+        )
+
+    return await db.write(deps.engine, write)

@@ -243,3 +243,5 @@ async def _heartbeat(
             await db.write(deps.engine, beat)
         except errors.StorageError as error:
             log.warning("heartbeat of pollers %s failed: %s", ids, error.message)
+        except Exception:  # the next beat tries again; the polls go on meanwhile
+            log.exception("heartbeat of pollers %s crashed", ids)
