@@ -33,7 +33,8 @@ RECONCILIATIONS = Counter(
 NOTIFICATIONS = Counter(
     "headwater_notifications_total",
     "Notification attempts by outcome: delivered, retry (another attempt scheduled), queued "
-    "(retries ran out or 410: subscription deactivated), lost (lease taken over meanwhile).",
+    "(retries ran out or 410: subscription deactivated), lost (lease taken over meanwhile), "
+    "unrecorded (the outcome could not be stored; the lease runs out and it is tried again).",
     ["outcome"],
 )
 DELIVERY_ATTEMPT_SECONDS = Histogram(

@@ -9,20 +9,35 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import random
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import aiohttp
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from headwater import metrics
 from headwater.delivery import outbox, sender
 from headwater.domain import ceql, retry, signing
-from headwater.errors import ConflictError, InputError, NotFoundError
+from headwater.errors import (
+    ConflictError,
+    HeadwaterError,
+    InputError,
+    NotFoundError,
+    StorageError,
+)
 from headwater.settings import Settings
-from headwater.storage import db, deliveries, delivery_claims, delivery_log, events, secrets
+from headwater.storage import (
+    db,
+    deliveries,
+    delivery_claims,
+    delivery_log,
+    events,
+    instances,
+    secrets,
+)
 
 log = logging.getLogger(__name__)
 
@@ -129,74 +144,64 @@ class DeliveryService:
         """Lease up to ``limit`` due deliveries (the heads of their instances' queues)."""
         now = self.clock()
         until = now + dt.timedelta(seconds=self.lease_seconds)
-        async with db.transaction(self.engine) as conn:
-            return await delivery_claims.claim(
-                conn, owner=self.owner, now=now, until=until, limit=limit
-            )
+        claim = functools.partial(
+            delivery_claims.claim, owner=self.owner, now=now, until=until, limit=limit
+        )
+        return await db.write(self.engine, claim)
 
     async def deliver(self, claimed: delivery_claims.Claimed) -> Result | None:
-        """Send ``claimed`` once and record what happened; None when its instance is gone."""
-        async with db.reading(self.engine) as conn:
-            target = await deliveries.sending(conn, claimed.instance_id)
-        if target is None:
-            return None
-        url = outbox.callback_url(target.configuration) or claimed.url
-        body = claimed.body.encode()
+        """Send ``claimed`` once and record what happened; None when its instance is gone.
+
+        Nothing that goes wrong here leaves the delivery wedged: a failure before or during the
+        send (a signature key that cannot be decrypted, a bug) is recorded as a failed attempt
+        and retried on the schedule like any other; when even recording fails (the database is
+        down), the lease runs out and another worker takes the delivery over, and the log says
+        so.
+        """
         started = self.clock()
-        outcome = await self.sender.post(
-            url, body, self._headers(target, claimed.notification_id, body, started)
-        )
+        url = claimed.url
+        configuration: dict[str, Any] = {}
+        try:
+            async with db.reading(self.engine) as conn:
+                target = await deliveries.sending(conn, claimed.instance_id)
+            if target is None:
+                return None
+            configuration = target.configuration
+            url = outbox.callback_url(configuration) or claimed.url
+            body = claimed.body.encode()
+            outcome = await self.sender.post(
+                url, body, self._headers(target, claimed.notification_id, body, started)
+            )
+        except Exception as error:
+            log.exception(
+                "delivery %s (%s) of instance %s could not be sent",
+                claimed.id,
+                claimed.notification_id,
+                claimed.instance_id,
+            )
+            outcome = sender.Outcome(
+                status=None,
+                latency_ms=max(0.0, (self.clock() - started).total_seconds() * 1000),
+                error=f"not sent: {_describe(error)}",
+            )
         attempt = _attempt(started, outcome)
         metrics.DELIVERY_ATTEMPT_SECONDS.observe(outcome.latency_ms / 1000)
-        step = retry.next_step(
-            attempt_number=claimed.attempt_count + 1,
-            schedule=schedule_of(target.configuration, self.settings.retry_schedule),
-            status=outcome.status,
-            retry_after=retry.parse_retry_after(outcome.retry_after, started),
-            now=self.clock(),
-            rng=self.rng,
-        )
-        now = self.clock()
-        result = Result(claimed.id, claimed.notification_id, claimed.instance_id, "", attempt)
-        async with db.transaction(self.engine) as conn:
-            held = await delivery_claims.record_attempt(
-                conn, claimed.id, owner=self.owner, attempt=attempt
+        step = self._next_step(claimed, configuration, outcome, started)
+        try:
+            result = await self._record(claimed, url, attempt, step)
+        except Exception as error:
+            log.error(
+                "delivery %s (%s) of instance %s: the attempt could not be recorded (%s); its"
+                " lease runs out within %g s and the delivery is tried again then",
+                claimed.id,
+                claimed.notification_id,
+                claimed.instance_id,
+                _describe(error),
+                self.lease_seconds,
+                exc_info=not isinstance(error, StorageError),
             )
-            if not held:
-                log.warning(
-                    "delivery %s of instance %s: lease lost during the attempt; status left to its"
-                    " new owner",
-                    claimed.id,
-                    claimed.instance_id,
-                )
-                return dataclasses.replace(result, outcome="lost")
-            if url != claimed.url:
-                await deliveries.set_url(conn, claimed.id, url)
-            if isinstance(step, retry.Delivered):
-                await delivery_claims.mark_delivered(conn, claimed.id, owner=self.owner, now=now)
-                result = dataclasses.replace(result, outcome=deliveries.DELIVERED)
-            elif isinstance(step, retry.RetryAt):
-                await delivery_claims.mark_retry(
-                    conn, claimed.id, owner=self.owner, now=now, at=step.at, error=attempt.error
-                )
-                result = dataclasses.replace(
-                    result, outcome=deliveries.RETRY, next_attempt_at=step.at
-                )
-            else:
-                error = f"{attempt.error}; {step.reason}" if attempt.error else step.reason
-                queued = await delivery_claims.give_up(
-                    conn, claimed.id, claimed.instance_id, now=now, error=error
-                )
-                log.warning(
-                    "delivery %s (%s) of instance %s gave up: %s; subscription deactivated,"
-                    " %d notification(s) queued until released",
-                    claimed.id,
-                    claimed.notification_id,
-                    claimed.instance_id,
-                    error,
-                    len(queued),
-                )
-                result = dataclasses.replace(result, outcome=deliveries.QUEUED)
+            result = Result(claimed.id, claimed.notification_id, claimed.instance_id, "", attempt)
+            result = dataclasses.replace(result, outcome="unrecorded")
         metrics.NOTIFICATIONS.labels(outcome=result.outcome).inc()
         log.info(
             "delivery %s (%s) of instance %s to %s: %s (%s)",
@@ -207,6 +212,92 @@ class DeliveryService:
             result.outcome,
             attempt.status_code if attempt.status_code is not None else attempt.error,
         )
+        return result
+
+    def _next_step(
+        self,
+        claimed: delivery_claims.Claimed,
+        configuration: dict[str, Any],
+        outcome: sender.Outcome,
+        started: dt.datetime,
+    ) -> retry.Step:
+        """What follows the attempt; one lease period later when the decision itself fails."""
+        try:
+            return retry.next_step(
+                attempt_number=claimed.attempt_count + 1,
+                schedule=schedule_of(configuration, self.settings.retry_schedule),
+                status=outcome.status,
+                retry_after=retry.parse_retry_after(outcome.retry_after, started),
+                now=self.clock(),
+                rng=self.rng,
+            )
+        except Exception:
+            log.exception(
+                "delivery %s of instance %s: deciding the next attempt failed; retrying in %g s",
+                claimed.id,
+                claimed.instance_id,
+                self.lease_seconds,
+            )
+            return retry.RetryAt(self.clock() + dt.timedelta(seconds=self.lease_seconds))
+
+    async def _record(
+        self,
+        claimed: delivery_claims.Claimed,
+        url: str,
+        attempt: deliveries.Attempt,
+        step: retry.Step,
+    ) -> Result:
+        """Store the attempt and what follows it, in one transaction that first takes the
+        instance's row lock (the lock order of :mod:`headwater.storage.db`)."""
+        now = self.clock()
+        base = Result(claimed.id, claimed.notification_id, claimed.instance_id, "", attempt)
+
+        async def write(conn: AsyncConnection) -> tuple[Result, list[int] | None, str | None]:
+            # giving up changes the instance row (its subscription); anything else only the
+            # rows beneath it
+            await instances.lock(conn, claimed.instance_id, change=isinstance(step, retry.GiveUp))
+            held = await delivery_claims.record_attempt(
+                conn, claimed.id, owner=self.owner, attempt=attempt
+            )
+            if not held:
+                return dataclasses.replace(base, outcome="lost"), None, None
+            if url != claimed.url:
+                await deliveries.set_url(conn, claimed.id, url)
+            if isinstance(step, retry.Delivered):
+                await delivery_claims.mark_delivered(conn, claimed.id, owner=self.owner, now=now)
+                return dataclasses.replace(base, outcome=deliveries.DELIVERED), None, None
+            if isinstance(step, retry.RetryAt):
+                await delivery_claims.mark_retry(
+                    conn, claimed.id, owner=self.owner, now=now, at=step.at, error=attempt.error
+                )
+                outcome = dataclasses.replace(
+                    base, outcome=deliveries.RETRY, next_attempt_at=step.at
+                )
+                return outcome, None, None
+            error = f"{attempt.error}; {step.reason}" if attempt.error else step.reason
+            queued = await delivery_claims.give_up(
+                conn, claimed.id, claimed.instance_id, now=now, error=error
+            )
+            return dataclasses.replace(base, outcome=deliveries.QUEUED), queued, error
+
+        result, queued, error = await db.write(self.engine, write)
+        if result.outcome == "lost":
+            log.warning(
+                "delivery %s of instance %s: lease lost during the attempt; status left to its"
+                " new owner",
+                claimed.id,
+                claimed.instance_id,
+            )
+        elif queued is not None:
+            log.warning(
+                "delivery %s (%s) of instance %s gave up: %s; subscription deactivated,"
+                " %d notification(s) queued until released",
+                claimed.id,
+                claimed.notification_id,
+                claimed.instance_id,
+                error,
+                len(queued),
+            )
         return result
 
     async def send_test(self, *, organization_id: int, instance_id: int) -> int:
@@ -256,11 +347,14 @@ class DeliveryService:
         as ``created``, in order, and reactivate their instances' subscriptions."""
         clauses = delivery_log.translate(ceql.parse(where)) if where else []
         now = self.clock()
-        async with db.transaction(self.engine) as conn:
+
+        async def release(conn: AsyncConnection) -> list[int]:
             ids = await delivery_log.ids_matching(
                 conn, organization_id=organization_id, where=clauses, status=deliveries.QUEUED
             )
-            released = await deliveries.release(conn, ids, now=now)
+            return await deliveries.release(conn, ids, now=now)
+
+        released = await db.write(self.engine, release)
         if released:
             log.info("released %d queued delivery(ies): %s", len(released), released)
         return released
@@ -342,6 +436,12 @@ class DeliveryService:
         if not isinstance(key, str) or not key:
             return {"Elements-Webhook-Id": notification_id, "webhook-id": notification_id}
         return signing.headers(key, notification_id, int(now.timestamp()), body)
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, HeadwaterError):
+        return error.message
+    return f"internal error: {type(error).__name__}: {error}"
 
 
 def _attempt(started: dt.datetime, outcome: sender.Outcome) -> deliveries.Attempt:
