@@ -46,8 +46,7 @@ async def purge(
 async def _drain(engine: AsyncEngine, step: _Step, batch: int) -> int:
     total = 0
     while True:
-        async with db.transaction(engine) as conn:
-            count = await step(conn)
+        count = await db.write(engine, step)
         total += count
         if count < batch:
             return total

@@ -329,18 +329,18 @@ class DeliveryService:
         attempt = _attempt(started, outcome)
         metrics.DELIVERY_ATTEMPT_SECONDS.observe(outcome.latency_ms / 1000)
         status = deliveries.DELIVERED if outcome.ok else deliveries.FAILED
-        async with db.transaction(self.engine) as conn:
-            return await deliveries.insert_finished(
-                conn,
-                notification_id=notification_id,
-                instance_id=instance_id,
-                kind="test",
-                url=url.strip(),
-                body=text,
-                status=status,
-                attempt=attempt,
-                error=attempt.error,
-            )
+        store = functools.partial(
+            deliveries.insert_finished,
+            notification_id=notification_id,
+            instance_id=instance_id,
+            kind="test",
+            url=url.strip(),
+            body=text,
+            status=status,
+            attempt=attempt,
+            error=attempt.error,
+        )
+        return await db.write(self.engine, store)
 
     async def release(self, *, organization_id: int, where: str | None) -> list[int]:
         """Re-queue the organization's ``queued`` deliveries matching ``where`` (all when None)
@@ -372,7 +372,8 @@ class DeliveryService:
         ``where``) again, as new notifications behind those already queued."""
         clauses = events.translate(ceql.parse(where)) if where else []
         now = self.clock()
-        async with db.transaction(self.engine) as conn:
+
+        async def write(conn: AsyncConnection) -> Replayed:
             owned = await deliveries.sending(conn, instance_id, organization_id=organization_id)
             target = await deliveries.target(conn, instance_id)
             if owned is None or target is None:
@@ -404,7 +405,9 @@ class DeliveryService:
                 link=False,
                 now=now,
             )
-        return Replayed(event_count=len(rows), delivery_ids=created)
+            return Replayed(event_count=len(rows), delivery_ids=created)
+
+        return await db.write(self.engine, write)
 
     async def page(
         self, *, organization_id: int, where: str | None, before_id: int | None, limit: int

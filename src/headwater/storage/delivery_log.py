@@ -160,7 +160,9 @@ async def purge_deliveries(conn: AsyncConnection, *, before: dt.datetime, batch:
     old = (
         sa.select(_d.c.id)
         .where(_d.c.created_at < before, _d.c.status.in_((deliveries.DELIVERED, deliveries.FAILED)))
+        .order_by(_d.c.id)
         .limit(batch)
+        .with_for_update()  # the deliveries before their attempts and events (storage.db)
     )
     ids = list((await conn.execute(old)).scalars().all())
     if not ids:
