@@ -18,7 +18,9 @@ not count: nobody else sees them):
    instance while holding rows the deletion must wait for.
 2. ``pollers``: the instance's poller rows, in id order.
 3. ``record_versions``: a poller's versions, after its row.
-4. ``deliveries``: in id order.
+4. ``deliveries``: in id order, locked ``FOR NO KEY UPDATE`` before an attempt is inserted
+   beneath one (whose foreign key takes a ``KEY SHARE`` lock on it that would otherwise have to
+   be upgraded later).
 5. ``attempts`` and ``events``: beneath their delivery.
 
 Claims (``FOR NO KEY UPDATE SKIP LOCKED``) never wait for a lock, so they cannot close a circle.
@@ -128,7 +130,8 @@ async def translated() -> AsyncIterator[None]:
 async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """One transaction; commits on success, rolls back on error; storage errors translated.
 
-    On SQLite the transaction starts with ``BEGIN IMMEDIATE``.
+    On SQLite the transaction starts with ``BEGIN IMMEDIATE``. Writers that take row locks use
+    :func:`write`, which runs the unit of work again when PostgreSQL aborts it.
     """
     async with translated(), engine.connect() as conn:
         await conn.execution_options(immediate=True)

@@ -98,7 +98,11 @@ async def record_attempt(
     The attempt is stored either way (it happened); a lost lease means another worker owns the
     delivery's status now.
     """
-    row = (await conn.execute(sa.select(_d.c.lease_owner).where(_d.c.id == delivery_id))).first()
+    # the delivery row first, before its attempt and events (the lock order of storage.db): two
+    # workers recording on one delivery (a lease taken over) queue here instead of both taking
+    # the key-share lock of an attempt insert and then waiting on each other to update the row
+    query = sa.select(_d.c.lease_owner).where(_d.c.id == delivery_id)
+    row = (await conn.execute(query.with_for_update(key_share=True))).first()
     if row is None:
         return False  # the instance (and so the delivery) was deleted meanwhile
     held: bool = row.lease_owner == owner
