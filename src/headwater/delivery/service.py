@@ -173,11 +173,13 @@ class DeliveryService:
                 url, body, self._headers(target, claimed.notification_id, body, started)
             )
         except Exception as error:
-            log.exception(
-                "delivery %s (%s) of instance %s could not be sent",
+            log.error(
+                "delivery %s (%s) of instance %s could not be sent: %s",
                 claimed.id,
                 claimed.notification_id,
                 claimed.instance_id,
+                _describe(error),
+                exc_info=not isinstance(error, HeadwaterError),
             )
             outcome = sender.Outcome(
                 status=None,
@@ -200,8 +202,9 @@ class DeliveryService:
                 self.lease_seconds,
                 exc_info=not isinstance(error, StorageError),
             )
-            result = Result(claimed.id, claimed.notification_id, claimed.instance_id, "", attempt)
-            result = dataclasses.replace(result, outcome="unrecorded")
+            result = Result(
+                claimed.id, claimed.notification_id, claimed.instance_id, "unrecorded", attempt
+            )
         metrics.NOTIFICATIONS.labels(outcome=result.outcome).inc()
         log.info(
             "delivery %s (%s) of instance %s to %s: %s (%s)",
