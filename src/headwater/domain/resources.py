@@ -16,6 +16,10 @@ from headwater.domain import checks, dates, paths, variables, zones
 
 KEY = "event.poller.configuration"
 MAX_PAGE_SIZE = 1000
+MAX_SECONDS = 31 * 86_400.0
+"""The longest ``pollDelay`` and ``createdCheckTolerance``: 31 days."""
+LAST_BACKFILL_MS = 253_370_764_800_000
+"""``backfillFrom`` starts before 9999-01-01, so that a cursor never runs off the calendar."""
 
 _RESOURCE_KEYS = frozenset(
     {
@@ -244,11 +248,15 @@ def _backfill(value: object, name: str, problems: checks.Problems) -> object:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise checks.Invalid("must be an ISO-8601 date-time or epoch milliseconds")
     try:
-        dates.parse(value, None, None)
-    except ValueError:
+        start_ms = dates.to_ms(dates.parse(value, None, None))
+    except (ValueError, OverflowError):
         raise checks.Invalid(
             f"must be an ISO-8601 date-time or epoch milliseconds, not {checks.show(value)}"
         ) from None
+    if not 0 <= start_ms < LAST_BACKFILL_MS:
+        raise checks.Invalid(
+            f"must be from 1970-01-01T00:00:00Z to before 9999-01-01, not {checks.show(value)}"
+        )
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value)
     return value
@@ -260,8 +268,8 @@ _RESOURCE_CHECKERS = {
     "datesConfiguration": _dates_configuration,
     "filterByUpdatedDate": checks.boolean,
     "filterByCurrentDate": checks.boolean,
-    "createdCheckTolerance": lambda value, name, problems: checks.seconds(value),
-    "pollDelay": lambda value, name, problems: checks.seconds(value),
+    "createdCheckTolerance": lambda value, name, problems: checks.seconds(value, most=MAX_SECONDS),
+    "pollDelay": lambda value, name, problems: checks.seconds(value, most=MAX_SECONDS),
     "pageSize": _page_size,
     "backfillFrom": _backfill,
 }
