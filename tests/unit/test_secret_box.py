@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from headwater import bootstrap
 from headwater.errors import ConfigurationError, StorageError
 from headwater.settings import Settings
-from headwater.storage import secrets
+from headwater.storage import files, secrets
 
 
 def test_round_trip_and_ciphertext_hides_the_value() -> None:
@@ -52,3 +53,24 @@ def test_secret_key_resolution(tmp_path: Path) -> None:
     on_sqlite = Settings(database_url=f"sqlite:///{tmp_path}/h.db", data_dir=tmp_path)
     key = bootstrap.resolve_secret_key(on_sqlite)
     assert (tmp_path / secrets.KEY_FILE).read_text().strip() == key
+
+
+def test_folders_and_files_are_created_private_whatever_the_umask(tmp_path: Path) -> None:
+    previous = os.umask(0)
+    try:
+        files.private_file(tmp_path / "a" / "b" / "headwater.db")
+    finally:
+        os.umask(previous)
+    for folder in (tmp_path / "a", tmp_path / "a" / "b"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "a" / "b" / "headwater.db").stat().st_mode) == 0o600
+
+
+def test_existing_folders_and_files_keep_their_mode(tmp_path: Path) -> None:
+    (tmp_path / "shared").mkdir(mode=0o750)
+    os.chmod(tmp_path / "shared", 0o750)
+    (tmp_path / "shared" / "h.db").write_text("")
+    os.chmod(tmp_path / "shared" / "h.db", 0o640)
+    files.private_file(tmp_path / "shared" / "h.db")
+    assert stat.S_IMODE((tmp_path / "shared").stat().st_mode) == 0o750
+    assert stat.S_IMODE((tmp_path / "shared" / "h.db").stat().st_mode) == 0o640

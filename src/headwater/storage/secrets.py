@@ -20,7 +20,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from headwater.errors import ConfigurationError, StorageError
-from headwater.storage import db, tables
+from headwater.storage import db, files, tables
 
 FINGERPRINT_KEY = "secret_key_fingerprint"
 KEY_FILE = ".secret-key"
@@ -64,7 +64,7 @@ def load_or_create_key_file(folder: Path) -> str:
         if not key:
             raise ConfigurationError(f"{path} is empty; remove it or set HEADWATER_SECRET_KEY")
         return key
-    folder.mkdir(parents=True, exist_ok=True)
+    files.private_folder(folder)
     key = Fernet.generate_key().decode()
     # O_EXCL: two processes starting at once agree on the first key written
     try:
