@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from typing import Any
 
@@ -124,3 +126,27 @@ async def test_an_unusable_date_pattern_in_the_url_is_refused_at_configuration_t
     (error,) = answer["errors"]
     assert error["field"] == f"{POLLER}.contacts.url"
     assert words in error["problem"]
+
+
+@pytest.mark.parametrize("huge", [2**31, 2**63])
+async def test_an_id_beyond_the_id_columns_in_a_page_token_or_where_is_no_500(
+    api: RunningApi, huge: int
+) -> None:
+    auth = await api.create_user()
+    created = await api.create_instance(auth=auth)
+    token = base64.urlsafe_b64encode(json.dumps({"after": huge}).encode()).decode().rstrip("=")
+    for path in (
+        "instances",
+        "instances/events",
+        f"instances/{created['id']}/events",
+        "notifications/subscriptions/deliveries",
+    ):
+        paged = await api.call("GET", path, auth=auth, params={"nextPage": token})
+        assert paged.status == 400, (path, paged.text)
+        assert paged.json["errors"][0]["field"] == "nextPage"
+    for path in ("instances/events", "notifications/subscriptions/deliveries"):
+        for where in (f"id = {huge}", f"instanceId = {huge}", f"id > {huge}"):
+            found = await api.call("GET", path, auth=auth, params={"where": where})
+            assert found.status in (200, 400), (path, where, found.text)
+            if found.status == 200:
+                assert found.json == []
