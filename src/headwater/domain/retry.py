@@ -23,6 +23,7 @@ MAX_RETRY_AFTER_SECONDS = 3600.0
 MAX_DELAYS = 20
 MIN_DELAY_SECONDS = 1.0
 MAX_DELAY_SECONDS = 86_400.0
+MAX_STORED_DELAY_SECONDS = 31 * 86_400.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +69,10 @@ def next_step(
     if retry_after is not None:
         delay = min(max(retry_after, 0.0), MAX_RETRY_AFTER_SECONDS)
     else:
-        delay = schedule[attempt_number - 1] * (1 + rng.uniform(-JITTER, JITTER))
+        # a schedule stored before schedules were bounded may hold any number: capped, it
+        # cannot overflow the date and stop the delivery worker
+        planned = min(schedule[attempt_number - 1], MAX_STORED_DELAY_SECONDS)
+        delay = planned * (1 + rng.uniform(-JITTER, JITTER))
     return RetryAt(now + timedelta(seconds=delay))
 
 
