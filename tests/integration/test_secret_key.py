@@ -3,6 +3,7 @@ key; SQLite generates one when absent; databases of the SHA-256 era open and are
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import hashlib
@@ -205,3 +206,22 @@ async def test_a_database_of_the_old_format_opens_decrypts_and_is_upgraded(
     with pytest.raises(ConfigurationError, match="differs from the key"):
         async with bootstrap.container(wrong, loops=False):
             pass
+
+
+@pytest.mark.parametrize("old_format", [False, True], ids=["new", "old-format"])
+async def test_processes_starting_together_agree_on_one_derivation(
+    db_url: str, old_format: bool
+) -> None:
+    if old_format:
+        await _write_old_database(db_url, KEY)
+    engines = [db.make_engine(db_url) for _ in range(3)]
+    try:
+        boxes = await asyncio.gather(*(secrets.open_box(e, KEY) for e in engines))
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    assert len({box.fingerprint for box in boxes}) == 1
+    record = json.loads((await _meta(db_url))[secrets.DERIVATION_KEY])
+    assert record["check"] == boxes[0].fingerprint
+    for row in await _instance_rows(db_url):
+        assert all(box.open(row.secrets) == SECRETS for box in boxes)
