@@ -26,8 +26,8 @@ def show(value: object) -> str:
     """``value`` as JSON for a message, cut short when long."""
     try:
         text = json.dumps(value, default=str)
-    except ValueError:  # an integer too long for Python to write out
-        return "a number of more than 4300 digits"
+    except ValueError:  # an integer longer than Python writes out (4300 digits by default)
+        return "a number too long to show"
     return text if len(text) <= 60 else text[:57] + "..."
 
 
