@@ -105,14 +105,20 @@ def read(canonical: Mapping[str, object]) -> dict[str, Resource]:
             created_tz=_optional(when.get("createdDateTimezone")),
             filter_by_updated_date=spec.get("filterByUpdatedDate", True) is True,
             filter_by_current_date=spec.get("filterByCurrentDate", False) is True,
-            created_check_tolerance=checks.number(spec.get("createdCheckTolerance", 0.0)),
+            created_check_tolerance=_stored_seconds(spec.get("createdCheckTolerance", 0.0)),
             page_size=None if page_size is None else int(checks.number(page_size)),
-            poll_delay=checks.number(spec.get("pollDelay", 0.0)),
+            poll_delay=_stored_seconds(spec.get("pollDelay", 0.0)),
             backfill_from_ms=None
             if backfill is None
             else dates.to_ms(dates.parse(backfill, None, None)),
         )
     return found
+
+
+def _stored_seconds(value: object) -> float:
+    # a configuration stored before these were bounded may hold any number: capped, it cannot
+    # overflow the poll window
+    return min(checks.number(value), MAX_SECONDS)
 
 
 def _mapping(value: object) -> Mapping[str, object]:
