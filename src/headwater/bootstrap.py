@@ -117,10 +117,10 @@ async def container(settings: Settings, *, loops: bool = True) -> AsyncIterator[
 
     ``loops=False`` (an API-only node, most tests) leaves ``Container.loops`` empty.
     """
-    box = secrets.SecretBox(resolve_secret_key(settings))
+    key = resolve_secret_key(settings)
     engine = db.make_engine(settings.database_url)
     try:
-        await secrets.check_fingerprint(engine, box)
+        box = await secrets.open_box(engine, key)
         async with http_session(settings) as http:
             registry = registry_module.build(acton_base_url=settings.acton_base_url)
             ident = node_id()

@@ -28,6 +28,8 @@ from typing import Any
 
 import aiohttp
 
+from headwater.storage import files
+
 CALLBACK = "https://app.example.com/callback"
 POLL_EVERY_MINUTES = "0.05"  # 3 s
 RECONCILE_EVERY_MINUTES = "0.1"  # 6 s
@@ -106,6 +108,7 @@ class Demo:
         print(f"{self.step:2d}. {text}", flush=True)
 
     async def start(self, name: str, *args: str, pipe: bool = False) -> asyncio.subprocess.Process:
+        files.private_file(self.data / f"{name}.log")
         log = (self.data / f"{name}.log").open("wb")
         process = await asyncio.create_subprocess_exec(
             *_command(),
@@ -158,7 +161,7 @@ class Demo:
             return json.loads(text) if text else None
 
     async def run(self) -> None:
-        self.data.mkdir(parents=True, exist_ok=True)
+        files.private_folder(self.data)
         print(f"Headwater demo (data in {self.data}/, logs there too)\n", flush=True)
         timeout = aiohttp.ClientTimeout(total=30)
         async with aiohttp.ClientSession(timeout=timeout) as http:

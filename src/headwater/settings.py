@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from headwater.domain import retry
 from headwater.errors import ConfigurationError
 
 DEFAULT_DATA_DIR = Path("headwater-data")
@@ -103,6 +104,7 @@ def parse_retry_schedule(text: str, name: str) -> tuple[float, ...]:
         raise ConfigurationError(
             f"{name}={text!r} is not a comma-separated list of seconds"
         ) from None
-    if any(d < 0 for d in delays):
-        raise ConfigurationError(f"{name}={text!r} has a negative delay")
+    problem = retry.schedule_problem(delays)
+    if problem is not None:
+        raise ConfigurationError(f"{name}={text!r} {problem}")
     return delays

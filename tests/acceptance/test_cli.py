@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -143,6 +144,20 @@ def test_serve_create_user_and_instance(
     assert status == 200 and got["configuration"]["oauth.api.secret"] == "********"
     if "HEADWATER_SECRET_KEY" not in server_env:
         assert (tmp_path / "data" / ".secret-key").exists()
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
+def test_the_data_folder_and_its_files_are_private(
+    served: str, server_env: dict[str, str], tmp_path: Path
+) -> None:
+    made = _run(["users", "create", "--org", "Acme", "--json"], server_env, tmp_path)
+    assert made.returncode == 0, made.stderr  # a write: the WAL files exist now
+    data = tmp_path / "data"
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    names = {p.name for p in data.iterdir()}
+    assert {"headwater.db", ".secret-key", "headwater.db-wal", "headwater.db-shm"} <= names
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in data.iterdir()}
+    assert modes == dict.fromkeys(names, 0o600)
 
 
 @pytest.mark.parametrize("db_kind", ["postgresql"], indirect=True)

@@ -127,7 +127,7 @@ async def test_killed_workers_lose_nothing(
         "HEADWATER_DATA_DIR": str(tmp_path / "data"),
         "HEADWATER_SECRET_KEY": support.SECRET_KEY,
         "HEADWATER_ALLOW_PRIVATE_CALLBACKS": "1",
-        "HEADWATER_RETRY_SCHEDULE": "0.1,0.2,0.4,0.8,1.6",
+        "HEADWATER_RETRY_SCHEDULE": "1,1,1,1,1",
         "HEADWATER_DELIVERY_TIMEOUT_SECONDS": "1",
         "HEADWATER_DELIVERY_LEASE_SECONDS": "1",
         "HEADWATER_DELIVERY_CONCURRENCY": "2",

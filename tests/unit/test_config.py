@@ -197,7 +197,8 @@ def test_every_problem_is_reported_at_once() -> None:
         ("event.notification.retry.schedule", "4,16,64", [4.0, 16.0, 64.0]),
         ("event.notification.retry.schedule", " 1 , 2.5 ", [1.0, 2.5]),
         ("event.notification.retry.schedule", "[4, 16]", [4.0, 16.0]),
-        ("event.notification.retry.schedule", [0, "3"], [0.0, 3.0]),
+        ("event.notification.retry.schedule", [1, "3"], [1.0, 3.0]),
+        ("event.notification.retry.schedule", [86400] * 20, [86400.0] * 20),
         ("event.notification.retry.schedule", "", []),
         ("event.notification.signature.key", "0123456789abcdef", "0123456789abcdef"),
         ("event.notification.instance.finder", "site.id|data.site_id", "site.id|data.site_id"),
@@ -237,7 +238,7 @@ def test_values_take_their_canonical_form(key: str, value: object, expected: obj
         ("event.notification.instance.finder", "a|b|c", "configKey|bodyPath"),
         ("event.notification.instance.finder", "a|b..c", "empty segment"),
         ("event.notification.retry.schedule", "4,x", "number"),
-        ("event.notification.retry.schedule", [4, -1], "0 or more"),
+        ("event.notification.retry.schedule", [4, -1], "from 1 to 86400 seconds"),
         ("event.notification.retry.schedule", 4, "list"),
         ("event.poller.configuration", "[]", "object"),
         ("event.poller.configuration", 7, "object"),
@@ -246,6 +247,77 @@ def test_values_take_their_canonical_form(key: str, value: object, expected: obj
 def test_bad_values_are_named(key: str, value: object, words: str) -> None:
     problems = problems_of({key: value})
     assert words in problems[PREFIX + key]
+
+
+# Every numeric key of a configuration, as a function of the value to put there.
+NUMERIC_KEYS = {
+    "event.poller.refresh_interval": lambda v: docs(**{"event.poller.refresh_interval": v}),
+    "event.poller.reconcile_interval": lambda v: docs(**{"event.poller.reconcile_interval": v}),
+    "event.notification.retry.schedule": lambda v: docs(
+        **{"event.notification.retry.schedule": [4, v]}
+    ),
+    "event.poller.configuration.contacts.createdCheckTolerance": lambda v: with_contacts(
+        createdCheckTolerance=v
+    ),
+    "event.poller.configuration.contacts.pageSize": lambda v: with_contacts(pageSize=v),
+    "event.poller.configuration.contacts.pollDelay": lambda v: with_contacts(pollDelay=v),
+    "event.poller.configuration.contacts.backfillFrom": lambda v: with_contacts(backfillFrom=v),
+}
+HUGE = [10**400, -(10**400), 1e308, -1e308, "9" * 400, "1e308", 10**5000]
+
+
+@pytest.mark.parametrize("key", sorted(NUMERIC_KEYS))
+@pytest.mark.parametrize(
+    "value", HUGE, ids=["10**400", "-10**400", "1e308", "-1e308", "'9'*400", "'1e308'", "10**5000"]
+)
+def test_a_huge_number_in_any_numeric_key_is_refused_naming_the_key(
+    key: str, value: object
+) -> None:
+    problems = problems_of(NUMERIC_KEYS[key](value))
+    assert list(problems) == [PREFIX + key], problems
+    assert "not " in problems[PREFIX + key]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("event.poller.refresh_interval", 44640.01, "at most 44640 (31 days)"),
+        ("event.poller.refresh_interval", "50000", "at most 44640 (31 days)"),
+        ("event.poller.reconcile_interval", 44641, "at most 44640 (31 days)"),
+        ("event.notification.retry.schedule", [4] * 21, "has 21 delays; at most 20"),
+        ("event.notification.retry.schedule", [4, 0.5], "from 1 to 86400 seconds"),
+        ("event.notification.retry.schedule", "4,90000", "from 1 to 86400 seconds"),
+        ("event.notification.retry.schedule", [25 * 3600], "not 90000"),
+    ],
+)
+def test_intervals_and_schedules_have_upper_bounds(key: str, value: object, words: str) -> None:
+    problems = problems_of(docs(**{key: value}))
+    assert words in problems[PREFIX + key], problems
+
+
+def test_the_longest_intervals_are_accepted() -> None:
+    canonical = normalize(
+        docs(**{"event.poller.refresh_interval": "44640", "event.poller.reconcile_interval": 44640})
+    )
+    assert canonical["event.poller.refresh_interval"] == 44640.0
+    assert canonical["event.poller.reconcile_interval"] == 44640.0
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "words"),
+    [
+        ({"pollDelay": 31 * 86400 + 1}, "pollDelay", "from 0 to 2678400 (31 days)"),
+        ({"createdCheckTolerance": "3e6"}, "createdCheckTolerance", "(31 days)"),
+        ({"backfillFrom": -1}, "backfillFrom", "from 1970-01-01"),
+        ({"backfillFrom": "0001-01-01T00:00:00Z"}, "backfillFrom", "from 1970-01-01"),
+        ({"backfillFrom": "9999-12-31T00:00:00Z"}, "backfillFrom", "before 9999-01-01"),
+    ],
+)
+def test_resource_durations_and_backfill_are_bounded(
+    changes: dict[str, object], field: str, words: str
+) -> None:
+    problems = problems_of(with_contacts(**changes))
+    assert words in problems[f"{POLLER}.contacts.{field}"], problems
 
 
 def test_a_refresh_interval_below_the_server_minimum_states_the_minimum() -> None:
@@ -285,7 +357,7 @@ def test_malformed_poller_json_names_line_and_column() -> None:
         ({"idField": "a..b"}, "idField", "empty segment"),
         ({"filterByUpdatedDate": "maybe"}, "filterByUpdatedDate", "true or false"),
         ({"filterByCurrentDate": 1}, "filterByCurrentDate", "true or false"),
-        ({"createdCheckTolerance": -1}, "createdCheckTolerance", "0 or more"),
+        ({"createdCheckTolerance": -1}, "createdCheckTolerance", "from 0 to 2678400"),
         ({"pollDelay": "soon"}, "pollDelay", "number"),
         ({"pageSize": 0}, "pageSize", "1 to 1000"),
         ({"pageSize": 1001}, "pageSize", "1 to 1000"),
@@ -304,6 +376,22 @@ def test_malformed_poller_json_names_line_and_column() -> None:
             "datesConfiguration.createdDateTimezone",
             "unknown time zone 'Mars/Olympus'",
         ),
+        (
+            {"datesConfiguration": {"createdDateTimezone": "America"}},
+            "datesConfiguration.createdDateTimezone",
+            "unknown time zone 'America'",
+        ),
+        (
+            {"datesConfiguration": {"updatedDateFormat": "yyyy-MM-dd'T'HH:mm:ssXXXX"}},
+            "datesConfiguration.updatedDateFormat",
+            "X is written X, XX or XXX",
+        ),
+        (
+            {"url": "/hubs/x?d=${dateTimeZone:America:yyyy-MM-dd}"},
+            "url",
+            "unknown time zone 'America'",
+        ),
+        ({"url": "/hubs/x?d=${gmtDate:yyyy-MM-ddXXXX}"}, "url", "X is written X, XX or XXX"),
         (
             {"datesConfiguration": {"updatedDateZone": "UTC"}},
             "datesConfiguration.updatedDateZone",

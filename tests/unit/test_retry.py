@@ -107,3 +107,31 @@ def test_attempt_numbers_start_at_one() -> None:
 )
 def test_parse_retry_after(header: str | None, seconds: float | None) -> None:
     assert retry.parse_retry_after(header, NOW) == seconds
+
+
+def test_a_huge_stored_delay_is_capped_instead_of_overflowing() -> None:
+    found = step(schedule=(1e308,))
+    assert isinstance(found, RetryAt)
+    assert found.at - NOW <= timedelta(days=31) * (1 + retry.JITTER)
+    assert found.at - NOW >= timedelta(days=31) * (1 - retry.JITTER)
+
+
+@pytest.mark.parametrize(
+    ("delays", "words"),
+    [
+        ([1.0] * 20, None),
+        ([86400.0], None),
+        ([], None),
+        ([1.0] * 21, "has 21 delays"),
+        ([0.5], "not 0.5"),
+        ([86401.0], "not 86401"),
+        ([float("inf")], "not inf"),
+        ([float("nan")], "not nan"),
+    ],
+)
+def test_schedule_problem(delays: list[float], words: str | None) -> None:
+    problem = retry.schedule_problem(delays)
+    if words is None:
+        assert problem is None
+    else:
+        assert problem is not None and words in problem

@@ -82,6 +82,10 @@ def test_expand_refuses_an_unknown_variable() -> None:
         ("/hubs/x?a=${date:YYYY}", "week year"),
         ("/hubs/x?a=${dateTimeZone:yyyy}", "must be written ${dateTimeZone:<zone>:<Java pattern>}"),
         ("/hubs/x?a=${dateTimeZone:Mars/Olympus:yyyy}", "unknown time zone 'Mars/Olympus'"),
+        ("/hubs/x?a=${dateTimeZone:America:yyyy}", "unknown time zone 'America'"),
+        ("/hubs/x?a=${dateTimeZone:Etc:yyyy}", "unknown time zone 'Etc'"),
+        ("/hubs/x?a=${gmtDate:yyyy-MM-dd'T'HH:mmXXXX}", "X is written X, XX or XXX"),
+        ("/hubs/x?a=${date:XXXXX}", "X is written X, XX or XXX"),
         ("/hubs/x?a=${epoch", "never closed"),
         ("/hubs/x/{list?a=1", "brace"),
         ("/hubs/x/{list id}", "brace"),
@@ -92,6 +96,12 @@ def test_validate_names_each_problem(url: str, words: str) -> None:
     problems = variables.validate(url)
     assert len(problems) == 1, problems
     assert words in problems[0]
+
+
+def test_a_cursor_at_the_edge_of_the_calendar_is_a_value_error() -> None:
+    last = datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
+    with pytest.raises(ValueError, match="cannot be written"):
+        variables.expand("/hubs/x?a=${dateTimeZone:+14:00:yyyy}", last)
 
 
 def test_validate_reports_every_problem() -> None:

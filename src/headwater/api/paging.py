@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Query
 from fastapi.responses import JSONResponse
 
+from headwater.api import ids
 from headwater.errors import InputError
 
 DEFAULT_PAGE_SIZE = 200
@@ -33,7 +34,7 @@ class PageRequest:
             return None
         state = decode(self.token)
         after = state.get("after")
-        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+        if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= ids.MAX_ID:
             raise InputError(problems=[("nextPage", "not a page token of this list")])
         return after
 

@@ -24,7 +24,10 @@ def named(problems: Problems, name: str) -> bool:
 
 def show(value: object) -> str:
     """``value`` as JSON for a message, cut short when long."""
-    text = json.dumps(value, default=str)
+    try:
+        text = json.dumps(value, default=str)
+    except ValueError:  # an integer longer than Python writes out (4300 digits by default)
+        return "a number too long to show"
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -45,14 +48,28 @@ def number(value: object) -> float:
         found = float(value)
     except ValueError:
         raise Invalid(f"must be a number, not {show(value)}") from None
+    except OverflowError:  # an integer beyond any float
+        raise Invalid(f"must be a number within range, not {show(value)}") from None
     if not math.isfinite(found):
         raise Invalid(f"must be a finite number, not {show(value)}")
     return found
 
 
-def seconds(value: object) -> float:
-    """A number of seconds, 0 or more; raises Invalid."""
+def seconds(value: object, *, most: float) -> float:
+    """A number of seconds from 0 to ``most``; raises Invalid."""
     found = number(value)
-    if found < 0:
-        raise Invalid(f"must be a number of seconds, 0 or more, not {show(value)}")
+    if not 0 <= found <= most:
+        raise Invalid(
+            f"must be a number of seconds from 0 to {most:.0f} ({duration(most)}),"
+            f" not {show(value)}"
+        )
     return found
+
+
+def duration(seconds: float) -> str:
+    """``seconds`` in the largest whole unit that fits, for messages: ``31 days``, ``24 hours``."""
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = int(seconds // size)
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{seconds:g} second{'' if seconds == 1 else 's'}"

@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Protocol
 
-from headwater.domain import callbacks, checks, paths
+from headwater.domain import callbacks, checks, paths, retry
 from headwater.domain import resources as _resources
 from headwater.errors import InputError
 
@@ -25,6 +25,8 @@ SECRET_KEYS = frozenset(
 
 VENDOR_TYPES = ("polling", "webhooks")
 DEFAULT_REFRESH_MINUTES = 15.0
+MAX_MINUTES = 31 * 24 * 60.0
+"""The longest refresh or reconcile interval: 31 days."""
 MIN_KEY_LENGTH = 16
 
 Resource = _resources.Resource
@@ -145,9 +147,10 @@ def _url(value: object, name: str, problems: checks.Problems) -> str:
 
 def _minutes(value: object, name: str, problems: checks.Problems) -> float:
     number = checks.number(value)
-    if number <= 0:
+    if not 0 < number <= MAX_MINUTES:
         raise checks.Invalid(
-            f"must be a number of minutes greater than 0, not {checks.show(value)}"
+            f"must be a number of minutes greater than 0 and at most {MAX_MINUTES:g}"
+            f" (31 days), not {checks.show(value)}"
         )
     return number
 
@@ -201,9 +204,13 @@ def _schedule(value: object, name: str, problems: checks.Problems) -> list[float
             f"must be a list of seconds such as [4, 16, 64] or '4,16,64', not {checks.show(value)}"
         )
     try:
-        return [checks.seconds(item) for item in items]
+        delays = [checks.number(item) for item in items]
     except checks.Invalid as exc:
         raise checks.Invalid(f"each delay {exc}") from None
+    problem = retry.schedule_problem(delays)
+    if problem is not None:
+        raise checks.Invalid(problem)
+    return delays
 
 
 _CHECKERS = {

@@ -173,6 +173,9 @@ def _tokenize(pattern: str) -> list[_Token]:
                     f"invalid pattern letter '{char}' at position {i};"
                     f" put literal text in single quotes, e.g. '{char}'"
                 )
+            if char == "X" and end - i > 3:
+                # as Java's SimpleDateFormat, which refuses the pattern
+                raise ValueError(f"'{pattern[i:end]}' at position {i}: X is written X, XX or XXX")
             tokens.append(_Token(char, end - i))
             i = end
         else:

@@ -16,6 +16,10 @@ from headwater.domain import checks, dates, paths, variables, zones
 
 KEY = "event.poller.configuration"
 MAX_PAGE_SIZE = 1000
+MAX_SECONDS = 31 * 86_400.0
+"""The longest ``pollDelay`` and ``createdCheckTolerance``: 31 days."""
+LAST_BACKFILL_MS = 253_370_764_800_000
+"""``backfillFrom`` starts before 9999-01-01, so that a cursor never runs off the calendar."""
 
 _RESOURCE_KEYS = frozenset(
     {
@@ -101,14 +105,20 @@ def read(canonical: Mapping[str, object]) -> dict[str, Resource]:
             created_tz=_optional(when.get("createdDateTimezone")),
             filter_by_updated_date=spec.get("filterByUpdatedDate", True) is True,
             filter_by_current_date=spec.get("filterByCurrentDate", False) is True,
-            created_check_tolerance=checks.number(spec.get("createdCheckTolerance", 0.0)),
+            created_check_tolerance=_stored_seconds(spec.get("createdCheckTolerance", 0.0)),
             page_size=None if page_size is None else int(checks.number(page_size)),
-            poll_delay=checks.number(spec.get("pollDelay", 0.0)),
+            poll_delay=_stored_seconds(spec.get("pollDelay", 0.0)),
             backfill_from_ms=None
             if backfill is None
             else dates.to_ms(dates.parse(backfill, None, None)),
         )
     return found
+
+
+def _stored_seconds(value: object) -> float:
+    # a configuration stored before these were bounded may hold any number: capped, it cannot
+    # overflow the poll window
+    return min(checks.number(value), MAX_SECONDS)
 
 
 def _mapping(value: object) -> Mapping[str, object]:
@@ -244,11 +254,15 @@ def _backfill(value: object, name: str, problems: checks.Problems) -> object:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise checks.Invalid("must be an ISO-8601 date-time or epoch milliseconds")
     try:
-        dates.parse(value, None, None)
-    except ValueError:
+        start_ms = dates.to_ms(dates.parse(value, None, None))
+    except (ValueError, OverflowError):
         raise checks.Invalid(
             f"must be an ISO-8601 date-time or epoch milliseconds, not {checks.show(value)}"
         ) from None
+    if not 0 <= start_ms < LAST_BACKFILL_MS:
+        raise checks.Invalid(
+            f"must be from 1970-01-01T00:00:00Z to before 9999-01-01, not {checks.show(value)}"
+        )
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value)
     return value
@@ -260,8 +274,8 @@ _RESOURCE_CHECKERS = {
     "datesConfiguration": _dates_configuration,
     "filterByUpdatedDate": checks.boolean,
     "filterByCurrentDate": checks.boolean,
-    "createdCheckTolerance": lambda value, name, problems: checks.seconds(value),
-    "pollDelay": lambda value, name, problems: checks.seconds(value),
+    "createdCheckTolerance": lambda value, name, problems: checks.seconds(value, most=MAX_SECONDS),
+    "pollDelay": lambda value, name, problems: checks.seconds(value, most=MAX_SECONDS),
     "pageSize": _page_size,
     "backfillFrom": _backfill,
 }

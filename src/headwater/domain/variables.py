@@ -104,4 +104,6 @@ def _formatted(spec: str, cursor: datetime, pattern: str, tz: str | None) -> str
         text = dates.format_java(cursor, pattern, tz)
     except ValueError as exc:
         raise ValueError(f"'${{{spec}}}': {exc}") from None
+    except OverflowError:  # a cursor at the edge of the calendar, moved into another zone
+        raise ValueError(f"'${{{spec}}}': {dates.iso(cursor)} cannot be written there") from None
     return urllib.parse.quote(text, safe=":")

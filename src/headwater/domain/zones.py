@@ -41,7 +41,7 @@ def zone(name: str | None) -> tzinfo:
         return timezone(timedelta(minutes=_FIXED_SHORT_IDS[text.upper()]))
     try:
         return ZoneInfo(_JAVA_SHORT_IDS.get(text.upper(), text))
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as 'America'
         raise ValueError(
             f"unknown time zone '{text}'; use an IANA name such as 'America/New_York'"
             " or an offset such as '+05:30'"

@@ -86,19 +86,21 @@ async def load(deps: Deps, claimed: pollers.Claimed) -> Context | None:
 
 
 def interval_seconds(settings: Settings, configuration: Mapping[str, Any]) -> float:
-    """``event.poller.refresh_interval`` in seconds, never below the server's minimum."""
+    """``event.poller.refresh_interval`` in seconds, never below the server's minimum nor above
+    31 days (a configuration stored before intervals were bounded may hold any number)."""
     minutes = configuration.get("event.poller.refresh_interval", DEFAULT_REFRESH_MINUTES)
-    seconds = (
-        float(minutes) * 60 if isinstance(minutes, int | float) else 60 * DEFAULT_REFRESH_MINUTES
-    )
+    if not isinstance(minutes, int | float):
+        minutes = DEFAULT_REFRESH_MINUTES
+    seconds = min(float(minutes), config.MAX_MINUTES) * 60
     return max(seconds, settings.min_refresh_seconds)
 
 
 def reconcile_seconds(settings: Settings, configuration: Mapping[str, Any]) -> float:
-    """``event.poller.reconcile_interval`` in seconds, else the server's default."""
+    """``event.poller.reconcile_interval`` in seconds (at most 31 days), else the server's
+    default."""
     minutes = configuration.get("event.poller.reconcile_interval")
     if isinstance(minutes, int | float) and minutes > 0:
-        return max(float(minutes) * 60, settings.min_refresh_seconds)
+        return max(min(float(minutes), config.MAX_MINUTES) * 60, settings.min_refresh_seconds)
     return settings.reconcile_interval_seconds
 
 

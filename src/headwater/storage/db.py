@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from headwater import metrics
 from headwater.errors import ConfigurationError, StorageError
+from headwater.storage import files
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +100,14 @@ def _on_sqlite_begin(conn: sa.Connection) -> None:
 
 
 def make_engine(url: str, **options: Any) -> AsyncEngine:
-    """Create the engine for ``url``; creates the SQLite file's folder. Connects lazily."""
+    """Create the engine for ``url``; creates the SQLite file (0600) and its folder (0700).
+    Connects lazily."""
     real = async_url(url)
     if is_sqlite(real):
         path = _sqlite_path(real)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            # SQLite gives its -wal and -shm files the mode of the database file
+            files.private_file(path)
         engine = create_async_engine(real, connect_args={"timeout": 30}, **options)
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
         event.listen(engine.sync_engine, "begin", _on_sqlite_begin)

@@ -1,15 +1,30 @@
-"""Secrets at rest: a Fernet box keyed by ``HEADWATER_SECRET_KEY``, and the key's fingerprint.
+"""Secrets at rest: a Fernet box keyed through scrypt from ``HEADWATER_SECRET_KEY``, and the check
+that pins a database to one key.
 
-Any string is accepted as the key; the Fernet key is derived from it, so a key copied between
-nodes only has to match byte for byte. The database keeps a fingerprint of the key (never the
-key): a process started with another key refuses to run rather than write secrets no other node
-can read.
+The database keeps (in ``server_meta``) how the key is derived: the KDF, its cost, a random salt,
+and a check value derived along with the Fernet key, never the key itself. A process started with
+another key derives another check and refuses to run rather than write secrets no other node can
+read.
+
+Why scrypt: the key may be a phrase a person chose, and nothing tells a guessable key from a
+random one, so every key is derived as if it were guessable: an offline guess against a stolen
+database costs one scrypt (32 MiB, about 0.1 s), not one SHA-256. The cost is paid once per
+process start. (HKDF would do for a key known to be random, such as the one generated into the
+data folder, but a user may write any text there too.) One derivation gives 64 bytes: the first
+32 key Fernet, the last 32 are the check.
+
+Databases set up before this kept a plain SHA-256 fingerprint of the key and sealed secrets under
+a SHA-256 of it. The first start with the right key re-seals every secret under the derived key,
+stores the salt and check and drops the old fingerprint, all in one transaction.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import dataclasses
 import hashlib
+import hmac
 import json
 import os
 from pathlib import Path
@@ -17,29 +32,93 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy.ext.asyncio import AsyncEngine
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from headwater.errors import ConfigurationError, StorageError
-from headwater.storage import db, tables
+from headwater.storage import db, files, tables
 
-FINGERPRINT_KEY = "secret_key_fingerprint"
+DERIVATION_KEY = "secret_key_derivation"
+LEGACY_FINGERPRINT_KEY = "secret_key_fingerprint"
 KEY_FILE = ".secret-key"
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
+SALT_BYTES = 16
+_meta = tables.server_meta
 
 
-def fingerprint(key: str) -> str:
-    """A one-way fingerprint of ``key``: tells keys apart without revealing them."""
+@dataclasses.dataclass(frozen=True)
+class Derivation:
+    """How the Fernet key and the check are derived from the secret key: scrypt's cost and salt."""
+
+    salt: bytes
+    n: int = SCRYPT_N
+    r: int = SCRYPT_R
+    p: int = SCRYPT_P
+
+    @classmethod
+    def new(cls) -> Derivation:
+        """A derivation with a fresh random salt and today's cost."""
+        return cls(salt=os.urandom(SALT_BYTES))
+
+    def derive(self, key: str) -> bytes:
+        """64 bytes: the Fernet key, then the check."""
+        return Scrypt(salt=self.salt, length=64, n=self.n, r=self.r, p=self.p).derive(key.encode())
+
+    def record(self, check: str) -> str:
+        """What ``server_meta`` keeps: the parameters and the check, as JSON."""
+        salt = base64.b64encode(self.salt).decode()
+        fields = {"kdf": "scrypt", "n": self.n, "r": self.r, "p": self.p, "salt": salt}
+        return json.dumps({**fields, "check": check}, sort_keys=True)
+
+    @classmethod
+    def read(cls, record: str) -> tuple[Derivation, str]:
+        """The derivation and the check of a stored record; ConfigurationError when unreadable."""
+        try:
+            fields = json.loads(record)
+            if fields["kdf"] != "scrypt":
+                raise ValueError(f"unknown key derivation {fields['kdf']!r}")
+            found = cls(
+                salt=base64.b64decode(fields["salt"], validate=True),
+                n=int(fields["n"]),
+                r=int(fields["r"]),
+                p=int(fields["p"]),
+            )
+            return found, str(fields["check"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigurationError(
+                f"the database's {DERIVATION_KEY} record is unreadable ({exc})"
+            ) from None
+
+
+def legacy_fingerprint(key: str) -> str:
+    """The fingerprint databases kept before key derivation (a plain SHA-256)."""
     return hashlib.sha256(b"headwater-secret-key-fingerprint:" + key.encode()).hexdigest()
 
 
 class SecretBox:
-    """Encrypts and decrypts JSON objects with a key derived from the server's secret key."""
+    """Encrypts and decrypts JSON objects with a Fernet key derived from the server's secret key.
 
-    def __init__(self, key: str) -> None:
-        if not key:
-            raise ConfigurationError("HEADWATER_SECRET_KEY is empty")
-        derived = hashlib.sha256(b"headwater-fernet:" + key.encode()).digest()
-        self._fernet = Fernet(base64.urlsafe_b64encode(derived))
-        self.fingerprint = fingerprint(key)
+    ``fingerprint`` is the check stored in the database: equal for equal keys and salts only.
+    """
+
+    def __init__(self, fernet_key: bytes, fingerprint: str) -> None:
+        self._fernet = Fernet(base64.urlsafe_b64encode(fernet_key))
+        self.fingerprint = fingerprint
+
+    @classmethod
+    def derived(cls, key: str, derivation: Derivation) -> SecretBox:
+        """The box of ``key`` under ``derivation`` (about 0.1 s of scrypt)."""
+        _require(key)
+        material = derivation.derive(key)
+        return cls(material[:32], material[32:].hex())
+
+    @classmethod
+    def legacy(cls, key: str) -> SecretBox:
+        """The box of a database set up before key derivation; only to read and re-seal."""
+        _require(key)
+        return cls(hashlib.sha256(b"headwater-fernet:" + key.encode()).digest(), "")
 
     def seal(self, value: dict[str, Any]) -> str:
         """The Fernet token of ``value`` as JSON."""
@@ -47,13 +126,24 @@ class SecretBox:
 
     def open(self, token: str) -> dict[str, Any]:
         """The object sealed in ``token``; raises StorageError when another key sealed it."""
+        return cast(dict[str, Any], json.loads(self._decrypt(token)))
+
+    def reseal(self, token: str, sealed_by: SecretBox) -> str:
+        """``token`` of ``sealed_by`` sealed again by this box, byte for byte."""
+        return self._fernet.encrypt(sealed_by._decrypt(token)).decode()
+
+    def _decrypt(self, token: str) -> bytes:
         try:
-            plain = self._fernet.decrypt(token.encode())
+            return self._fernet.decrypt(token.encode())
         except InvalidToken:
             raise StorageError(
                 "a stored secret cannot be decrypted: was HEADWATER_SECRET_KEY changed?"
             ) from None
-        return cast(dict[str, Any], json.loads(plain))
+
+
+def _require(key: str) -> None:
+    if not key:
+        raise ConfigurationError("HEADWATER_SECRET_KEY is empty")
 
 
 def load_or_create_key_file(folder: Path) -> str:
@@ -64,7 +154,7 @@ def load_or_create_key_file(folder: Path) -> str:
         if not key:
             raise ConfigurationError(f"{path} is empty; remove it or set HEADWATER_SECRET_KEY")
         return key
-    folder.mkdir(parents=True, exist_ok=True)
+    files.private_folder(folder)
     key = Fernet.generate_key().decode()
     # O_EXCL: two processes starting at once agree on the first key written
     try:
@@ -76,26 +166,97 @@ def load_or_create_key_file(folder: Path) -> str:
     return key
 
 
-async def check_fingerprint(engine: AsyncEngine, box: SecretBox) -> None:
-    """Record the key's fingerprint on first use; refuse a key that differs from it later."""
+_DIFFERS = (
+    "HEADWATER_SECRET_KEY differs from the key this database was set up with; "
+    "start with the same key as the other nodes"
+)
+
+
+async def open_box(engine: AsyncEngine, key: str) -> SecretBox:
+    """The box of ``key`` for this database, refusing a key that differs from the one it was set
+    up with. The first start records the derivation; a database of the SHA-256 era is upgraded.
+    """
+    _require(key)
+    for _ in range(3):  # another process may set the database up between our read and write
+        stored = await _stored(engine)
+        record = stored.get(DERIVATION_KEY)
+        if record is not None:
+            derivation, check = Derivation.read(record)
+            box = await asyncio.to_thread(SecretBox.derived, key, derivation)
+            if not hmac.compare_digest(box.fingerprint, check):
+                raise ConfigurationError(_DIFFERS)
+            return box
+        old = stored.get(LEGACY_FINGERPRINT_KEY)
+        if old is not None and not hmac.compare_digest(legacy_fingerprint(key), old):
+            raise ConfigurationError(_DIFFERS)
+        derivation = Derivation.new()
+        box = await asyncio.to_thread(SecretBox.derived, key, derivation)
+        legacy = SecretBox.legacy(key) if old is not None else None
+        if await _record(engine, derivation, box, legacy=legacy, legacy_seen=old):
+            return box
+    raise ConfigurationError("the secret key could not be recorded: the database kept changing")
+
+
+async def _stored(engine: AsyncEngine) -> dict[str, str]:
     try:
-        async with db.transaction(engine) as conn:
-            stored = await conn.scalar(
-                sa.select(tables.server_meta.c.value).where(
-                    tables.server_meta.c.key == FINGERPRINT_KEY
+        async with db.reading(engine) as conn:
+            rows = await conn.execute(
+                sa.select(_meta.c.key, _meta.c.value).where(
+                    _meta.c.key.in_([DERIVATION_KEY, LEGACY_FINGERPRINT_KEY])
                 )
             )
-            if stored is None:
-                await conn.execute(
-                    sa.insert(tables.server_meta).values(key=FINGERPRINT_KEY, value=box.fingerprint)
-                )
-                return
+            return {row.key: row.value for row in rows}
     except StorageError as error:
         raise ConfigurationError(
             f"the database is not ready ({error}); run `headwater db upgrade`"
         ) from error
-    if stored != box.fingerprint:
-        raise ConfigurationError(
-            "HEADWATER_SECRET_KEY differs from the key this database was set up with; "
-            "start with the same key as the other nodes"
+
+
+async def _record(
+    engine: AsyncEngine,
+    derivation: Derivation,
+    box: SecretBox,
+    *,
+    legacy: SecretBox | None,
+    legacy_seen: str | None,
+) -> bool:
+    """Store the derivation (re-sealing a legacy database's secrets); False when another process
+    changed the key records since they were read."""
+    try:
+        async with db.transaction(engine) as conn:
+            rows = await conn.execute(
+                sa.select(_meta.c.key, _meta.c.value)
+                .where(_meta.c.key.in_([DERIVATION_KEY, LEGACY_FINGERPRINT_KEY]))
+                .with_for_update()
+            )
+            now = {row.key: row.value for row in rows}
+            if DERIVATION_KEY in now or now.get(LEGACY_FINGERPRINT_KEY) != legacy_seen:
+                return False
+            if legacy is not None:
+                await _reseal_instances(conn, box, legacy)
+                await conn.execute(sa.delete(_meta).where(_meta.c.key == LEGACY_FINGERPRINT_KEY))
+            insert = (
+                pg_dialect.insert(_meta)
+                if conn.dialect.name == "postgresql"
+                else sqlite_dialect.insert(_meta)
+            )
+            added = await conn.scalar(
+                insert.values(key=DERIVATION_KEY, value=derivation.record(box.fingerprint))
+                .on_conflict_do_nothing()
+                .returning(_meta.c.key)
+            )
+            return added is not None
+    except StorageError as error:
+        raise ConfigurationError(f"the secret key could not be recorded: {error}") from error
+
+
+async def _reseal_instances(conn: AsyncConnection, box: SecretBox, legacy: SecretBox) -> None:
+    t = tables.instances
+    rows = await conn.execute(sa.select(t.c.id, t.c.secrets, t.c.provider_tokens))
+    for row in rows.all():
+        tokens = None if row.provider_tokens is None else box.reseal(row.provider_tokens, legacy)
+        await conn.execute(
+            sa.update(t)
+            .where(t.c.id == row.id)
+            .values(secrets=box.reseal(row.secrets, legacy), provider_tokens=tokens)
         )

@@ -6,11 +6,11 @@ import datetime as dt
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from headwater.api import auth, deps, paging, schemas
+from headwater.api import auth, deps, ids, paging, schemas
 from headwater.bootstrap import Container
 from headwater.delivery import service
 from headwater.errors import InputError
@@ -18,7 +18,6 @@ from headwater.errors import InputError
 router = APIRouter(tags=["deliveries"])
 
 Deps = Annotated[Container, Depends(deps.container)]
-InstanceId = Annotated[int, Path(ge=1, description="The instance's id.")]
 Where = Annotated[
     str | None,
     Query(
@@ -119,7 +118,7 @@ def _utc(value: dt.datetime, field: str) -> dt.datetime:
 
 @router.post("/instances/{instance_id:int}/events/replay")
 async def replay_events(
-    instance_id: InstanceId,
+    instance_id: ids.InstanceId,
     who: auth.Principal,
     c: Deps,
     body: Annotated[ReplayRequest, Body()],
@@ -142,7 +141,7 @@ async def replay_events(
 
 @router.post("/instances/{instance_id:int}/notifications/test")
 async def test_notification(
-    instance_id: InstanceId, who: auth.Principal, c: Deps
+    instance_id: ids.InstanceId, who: auth.Principal, c: Deps
 ) -> dict[str, Any]:
     """Send a signed test notification to the instance's callback URL now; answers the delivery
     with its attempt (`status` is `delivered` or `failed`)."""

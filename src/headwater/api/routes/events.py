@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
-from headwater.api import auth, deps, paging
+from headwater.api import auth, deps, ids, paging
 from headwater.bootstrap import Container
 from headwater.domain import ceql, dates
 from headwater.errors import NotFoundError
@@ -21,8 +21,6 @@ from headwater.storage import db, events
 router = APIRouter(tags=["events"])
 
 Deps = Annotated[Container, Depends(deps.container)]
-InstanceId = Annotated[int, Path(ge=1, description="The instance's id.")]
-EventId = Annotated[int, Path(ge=1, description="The event's id.")]
 Where = Annotated[
     str | None,
     Query(
@@ -89,7 +87,7 @@ async def list_events(
 
 
 @router.get("/instances/events/{event_id:int}")
-async def get_event(event_id: EventId, who: auth.Principal, c: Deps) -> dict[str, Any]:
+async def get_event(event_id: ids.EventId, who: auth.Principal, c: Deps) -> dict[str, Any]:
     async with db.reading(c.engine) as conn:
         row = await events.get(conn, organization_id=who.organization_id, event_id=event_id)
     if row is None:
@@ -99,7 +97,7 @@ async def get_event(event_id: EventId, who: auth.Principal, c: Deps) -> dict[str
 
 @router.get("/instances/{instance_id:int}/events")
 async def list_instance_events(
-    instance_id: InstanceId,
+    instance_id: ids.InstanceId,
     who: auth.Principal,
     c: Deps,
     page: paging.Page,

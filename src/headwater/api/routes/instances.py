@@ -7,14 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path, Response
 from fastapi.responses import JSONResponse
 
-from headwater.api import auth, deps, paging, schemas
+from headwater.api import auth, deps, ids, paging, schemas
 from headwater.bootstrap import Container
 from headwater.errors import NotFoundError
 
 router = APIRouter(tags=["instances"])
 
 Deps = Annotated[Container, Depends(deps.container)]
-InstanceId = Annotated[int, Path(ge=1, description="The instance's id.")]
 ConfigKey = Annotated[str, Path(min_length=1, max_length=200, description="A configuration key.")]
 
 
@@ -44,7 +43,7 @@ async def list_instances(who: auth.Principal, c: Deps, page: paging.Page) -> JSO
     response_model=schemas.InstanceOut,
     response_model_exclude_none=True,
 )
-async def get_instance(instance_id: InstanceId, who: auth.Principal, c: Deps) -> dict[str, Any]:
+async def get_instance(instance_id: ids.InstanceId, who: auth.Principal, c: Deps) -> dict[str, Any]:
     return schemas.instance_json(await c.instances.get(who, instance_id))
 
 
@@ -54,7 +53,7 @@ async def get_instance(instance_id: InstanceId, who: auth.Principal, c: Deps) ->
     response_model_exclude_none=True,
 )
 async def update_instance(
-    instance_id: InstanceId, body: schemas.InstancePatch, who: auth.Principal, c: Deps
+    instance_id: ids.InstanceId, body: schemas.InstancePatch, who: auth.Principal, c: Deps
 ) -> dict[str, Any]:
     """Change name or tags (replaced) and configuration keys (merged: null removes a key,
     `********` keeps a stored secret)."""
@@ -67,14 +66,14 @@ async def update_instance(
     response_model_exclude_none=True,
 )
 async def replace_instance(
-    instance_id: InstanceId, body: schemas.InstanceCreate, who: auth.Principal, c: Deps
+    instance_id: ids.InstanceId, body: schemas.InstanceCreate, who: auth.Principal, c: Deps
 ) -> dict[str, Any]:
     """Replace name, tags and configuration; a new `providerData.code` re-authenticates."""
     return schemas.instance_json(await c.instances.replace(who, instance_id, body.to_input()))
 
 
 @router.delete("/instances/{instance_id:int}", status_code=200)
-async def delete_instance(instance_id: InstanceId, who: auth.Principal, c: Deps) -> Response:
+async def delete_instance(instance_id: ids.InstanceId, who: auth.Principal, c: Deps) -> Response:
     """Delete the instance with its pollers, events and deliveries."""
     await c.instances.delete(who, instance_id)
     return Response(status_code=200)
@@ -85,7 +84,9 @@ async def delete_instance(instance_id: InstanceId, who: auth.Principal, c: Deps)
     response_model=schemas.InstanceOut,
     response_model_exclude_none=True,
 )
-async def enable_instance(instance_id: InstanceId, who: auth.Principal, c: Deps) -> dict[str, Any]:
+async def enable_instance(
+    instance_id: ids.InstanceId, who: auth.Principal, c: Deps
+) -> dict[str, Any]:
     return schemas.instance_json(await c.instances.set_enabled(who, instance_id, True))
 
 
@@ -94,7 +95,9 @@ async def enable_instance(instance_id: InstanceId, who: auth.Principal, c: Deps)
     response_model=schemas.InstanceOut,
     response_model_exclude_none=True,
 )
-async def disable_instance(instance_id: InstanceId, who: auth.Principal, c: Deps) -> dict[str, Any]:
+async def disable_instance(
+    instance_id: ids.InstanceId, who: auth.Principal, c: Deps
+) -> dict[str, Any]:
     """Disable the instance: its pollers stop until it is enabled again."""
     return schemas.instance_json(await c.instances.set_enabled(who, instance_id, False))
 
@@ -104,7 +107,7 @@ async def disable_instance(instance_id: InstanceId, who: auth.Principal, c: Deps
     response_model=list[schemas.ConfigurationItem],
 )
 async def get_configuration(
-    instance_id: InstanceId, who: auth.Principal, c: Deps
+    instance_id: ids.InstanceId, who: auth.Principal, c: Deps
 ) -> list[dict[str, Any]]:
     """Every configuration key with its `propertyValue` (secrets read `********`)."""
     return schemas.configuration_items(await c.instances.configuration(who, instance_id))
@@ -115,7 +118,7 @@ async def get_configuration(
     response_model=list[schemas.ConfigurationItem],
 )
 async def patch_configuration(
-    instance_id: InstanceId,
+    instance_id: ids.InstanceId,
     body: Annotated[schemas.Configuration, Body(description="Keys to set; null removes a key.")],
     who: auth.Principal,
     c: Deps,
@@ -132,7 +135,7 @@ async def patch_configuration(
     response_model=schemas.ConfigurationItem,
 )
 async def get_configuration_key(
-    instance_id: InstanceId, key: ConfigKey, who: auth.Principal, c: Deps
+    instance_id: ids.InstanceId, key: ConfigKey, who: auth.Principal, c: Deps
 ) -> dict[str, Any]:
     configuration = await c.instances.configuration(who, instance_id)
     if key not in configuration:
@@ -145,7 +148,7 @@ async def get_configuration_key(
     response_model=schemas.ConfigurationItem,
 )
 async def patch_configuration_key(
-    instance_id: InstanceId,
+    instance_id: ids.InstanceId,
     key: ConfigKey,
     body: schemas.ConfigurationItemIn,
     who: auth.Principal,

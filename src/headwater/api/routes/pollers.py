@@ -7,14 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
 
-from headwater.api import auth, deps
+from headwater.api import auth, deps, ids
 from headwater.bootstrap import Container
 from headwater.poller import control
 
 router = APIRouter(tags=["pollers"])
 
 Deps = Annotated[Container, Depends(deps.container)]
-InstanceId = Annotated[int, Path(ge=1, description="The instance's id.")]
 Resource = Annotated[
     str, Path(min_length=1, max_length=200, description="A resource of the poller configuration.")
 ]
@@ -30,7 +29,7 @@ async def _active(c: Container, who: auth.Principal, instance_id: int) -> bool:
 
 @router.get("/instances/{instance_id:int}/pollers")
 async def list_pollers(
-    instance_id: InstanceId, who: auth.Principal, c: Deps
+    instance_id: ids.InstanceId, who: auth.Principal, c: Deps
 ) -> list[dict[str, Any]]:
     """Each resource's poller: `cursor`, `lastRunDate`, `nextRunDate`, `lastError`,
     `consecutiveFailures`, `lastEventCount`, `enabled` (and `disabledReason`)."""
@@ -40,7 +39,7 @@ async def list_pollers(
 
 @router.post(_ONE + "/run", status_code=202)
 async def run_poller(
-    instance_id: InstanceId, resource: Resource, who: auth.Principal, c: Deps
+    instance_id: ids.InstanceId, resource: Resource, who: auth.Principal, c: Deps
 ) -> JSONResponse:
     """Poll this resource now (right after the current poll, when one is running)."""
     active = await _active(c, who, instance_id)
@@ -50,7 +49,7 @@ async def run_poller(
 
 @router.post(_ONE + "/reconcile", status_code=202)
 async def reconcile_poller(
-    instance_id: InstanceId, resource: Resource, who: auth.Principal, c: Deps
+    instance_id: ids.InstanceId, resource: Resource, who: auth.Principal, c: Deps
 ) -> JSONResponse:
     """Poll this resource now and then look for deleted records (an ids-only listing)."""
     active = await _active(c, who, instance_id)
@@ -60,7 +59,7 @@ async def reconcile_poller(
 
 @router.put(_ONE + "/enabled")
 async def resume_poller(
-    instance_id: InstanceId, resource: Resource, who: auth.Principal, c: Deps
+    instance_id: ids.InstanceId, resource: Resource, who: auth.Principal, c: Deps
 ) -> dict[str, Any]:
     """Resume a paused poller, or one that disabled itself after failing; it runs at once."""
     active = await _active(c, who, instance_id)
@@ -69,7 +68,7 @@ async def resume_poller(
 
 @router.delete(_ONE + "/enabled")
 async def pause_poller(
-    instance_id: InstanceId, resource: Resource, who: auth.Principal, c: Deps
+    instance_id: ids.InstanceId, resource: Resource, who: auth.Principal, c: Deps
 ) -> dict[str, Any]:
     """Pause a poller until it is resumed."""
     active = await _active(c, who, instance_id)
