@@ -68,3 +68,13 @@ def test_the_limit_th_failure_in_a_row_disables_the_poller() -> None:
     )
     assert stopped.run_at is None and stopped.consecutive_failures == 100
     assert stopped.disabled_reason == "disabled after 100 failures in a row; last: HTTP 500"
+
+
+def test_no_window_reaches_before_the_pollers_start() -> None:
+    start = 100_000
+    for cursor in (start, start + 30_000, start + 90_000):
+        found = cursors.window_start(
+            cursor, poll_delay_seconds=30, overlap_seconds=60, start_ms=start
+        )
+        assert found == max(start, cursor - 90_000)
+    assert cursors.window_start(start, poll_delay_seconds=0, overlap_seconds=60) == 40_000

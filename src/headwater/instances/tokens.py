@@ -204,7 +204,12 @@ class InstanceTokens:
                 updated_at=now,
             )
             await pollers.sync(
-                conn, self.instance_id, state.row.configuration, active=False, now=now
+                conn,
+                self.instance_id,
+                state.row.configuration,
+                active=False,
+                now=now,
+                overlap_seconds=self.settings.poll_overlap_seconds,
             )
         log.warning("instance %s is now invalid: %s", self.instance_id, reason)
 

@@ -1,0 +1,72 @@
+"""The edges of a poller's life, against the sandbox: where it starts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+
+from tests.api_fixtures import RunningApi
+from tests.poller_support import poller_row, run_poller, stored_events
+
+# seeded two hours back: no seeded change falls into a poll's window unless a test makes one
+PAST = int(time.time() * 1000) - 2 * 3600 * 1000
+SECOND_MS = 1000
+pytestmark = pytest.mark.api(acton_rate_per_second=1000)
+
+
+@pytest.mark.acton_sandbox(frozen_at_ms=PAST, lists=1, contacts=5)
+async def test_a_poller_starts_one_overlap_before_its_creation(api: RunningApi) -> None:
+    state = api.sandbox.state
+    state.clock.reset()
+    store = state.store
+    now = state.clock.now_ms()
+    # created inside the overlap before the instance exists: new to the poller, so CREATED
+    fresh = store.insert("l-0001", {"First Name": "Fresh"}, at_ms=now - 30 * SECOND_MS)
+    edited = store.insert("l-0001", {"First Name": "Edited"}, at_ms=now - 40 * SECOND_MS)
+    store.update("l-0001", edited, {"Job Title": "CTO"}, at_ms=now - 20 * SECOND_MS)
+    # created before the start and changed after it: UPDATED, even within createdCheckTolerance
+    early = store.insert("l-0001", {"First Name": "Early"}, at_ms=now - 75 * SECOND_MS)
+    store.update("l-0001", early, {"Job Title": "CFO"}, at_ms=now - 55 * SECOND_MS)
+    store.update("l-0001", "l-0001:1", {"Job Title": "COO"}, at_ms=now - 30 * SECOND_MS)
+    # changed before the start, though within pollDelay + overlap: never read
+    store.update("l-0001", "l-0001:2", {"Job Title": "CIO"}, at_ms=now - 80 * SECOND_MS)
+
+    config = {
+        "contacts": {
+            "url": "/hubs/marketing/lists/l-0001/contacts?where=modafter='${epoch}'",
+            "idField": "_contact_id_",
+            "datesConfiguration": {
+                "updatedDateField": "__modified_date",
+                "updatedDateFormat": "milliseconds",
+                "createdDateField": "__created_date",
+                "createdDateFormat": "milliseconds",
+            },
+            "pollDelay": 30,
+            "createdCheckTolerance": 30,
+        }
+    }
+    auth = await api.create_user()
+    instance = await api.create_instance({"event.poller.configuration": config}, auth=auth)
+    iid = instance["id"]
+    first = await run_poller(api.container, iid)
+    assert first.status == "ok", first
+    found = {(e.object_id, e.event_type) for e in await stored_events(api.container, iid)}
+    assert found == {
+        (fresh, "CREATED"),
+        (edited, "CREATED"),
+        (early, "UPDATED"),
+        ("l-0001:1", "UPDATED"),
+    }
+
+    state.batch([{"op": "touch", "id": "l-0001:3"}])
+    second = await run_poller(api.container, iid)
+    after = [(e.object_id, e.event_type) for e in await stored_events(api.container, iid)][4:]
+    assert after == [("l-0001:3", "UPDATED")], "a later poll does not reach before the start"
+    assert second.events == 1
+
+    created_ms = int(dt.datetime.fromisoformat(instance["createdDate"]).timestamp() * 1000)
+    overlap_ms = int(api.container.settings.poll_overlap_seconds * 1000)
+    row = await poller_row(api.container, iid)
+    assert abs(row.start_ms - (created_ms - overlap_ms)) <= SECOND_MS, "one overlap before"
