@@ -1,4 +1,5 @@
-"""The edges of a poller's life, against the sandbox: where it starts."""
+"""The edges of a poller's life, against the sandbox: where it starts, and a poll whose pages
+shift twice."""
 
 from __future__ import annotations
 
@@ -70,3 +71,56 @@ async def test_a_poller_starts_one_overlap_before_its_creation(api: RunningApi) 
     overlap_ms = int(api.container.settings.poll_overlap_seconds * 1000)
     row = await poller_row(api.container, iid)
     assert abs(row.start_ms - (created_ms - overlap_ms)) <= SECOND_MS, "one overlap before"
+
+
+@pytest.mark.acton_sandbox(frozen_at_ms=PAST, lists=1, contacts=6)
+async def test_a_poll_whose_pages_shift_twice_keeps_what_they_showed_and_reads_on(
+    api: RunningApi,
+) -> None:
+    state = api.sandbox.state
+    state.clock.reset()
+    config = {
+        "contacts": {
+            "url": "/hubs/marketing/lists/l-0001/contacts?where=modafter='${epoch}'",
+            "idField": "_contact_id_",
+            "datesConfiguration": {
+                "updatedDateField": "__modified_date",
+                "updatedDateFormat": "milliseconds",
+                "createdDateField": "__created_date",
+                "createdDateFormat": "milliseconds",
+            },
+            "pageSize": 2,
+        }
+    }
+    iid = (await api.create_instance({"event.poller.configuration": config}))["id"]
+    state.batch([{"op": "touch", "id": f"l-0001:{n}"} for n in range(6)])
+    seen = await run_poller(api.container, iid)
+    assert (seen.status, seen.events) == ("ok", 6), seen
+    marker = (await stored_events(api.container, iid))[-1].id
+
+    # after the first page, a delete shifts the rows and contact 5 gets version "v1"; the poll
+    # reads again from the first page, and after that first page another delete shifts them again
+    state.hooks.add(
+        "l-0001",
+        1,
+        [
+            {"op": "delete", "id": "l-0001:0"},
+            {"op": "update", "id": "l-0001:5", "values": {"Job Title": "v1"}},
+        ],
+    )
+    state.hooks.add("l-0001", 3, [{"op": "delete", "id": "l-0001:1"}])
+    before = await poller_row(api.container, iid)
+    shifted = await run_poller(api.container, iid)
+    assert shifted.status == "shifted" and shifted.rereads == 1, shifted
+    after = await poller_row(api.container, iid)
+    assert after.cursor_ms == before.cursor_ms, "a shifted poll keeps its cursor"
+    state.hooks.clear()
+
+    # "v1" was current only during that poll
+    state.batch([{"op": "update", "id": "l-0001:5", "values": {"Job Title": "v2"}}])
+    await run_poller(api.container, iid)
+    found = [
+        (e.object_id, e.event_type, e.raw["Job Title"])
+        for e in await stored_events(api.container, iid, after_id=marker)
+    ]
+    assert found == [("l-0001:5", "UPDATED", "v1"), ("l-0001:5", "UPDATED", "v2")]

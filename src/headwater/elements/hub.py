@@ -42,6 +42,16 @@ class HubPage:
     next_token: str | None
 
 
+class PagesShifted(errors.ConflictError):
+    """The rows moved since the previous page was read; start again from the first page."""
+
+    def __init__(self, message: str, *, page: HubPage) -> None:
+        super().__init__(message)
+        # what the page showed all the same (real rows, read after the shift), and a token that
+        # reads on from them: a caller that cannot start again loses the fewest rows this way
+        self.page = page
+
+
 def list_record(raw: Mapping[str, object]) -> dict[str, object]:
     """An Act-On list as a hub list."""
     size, modified = raw.get("sourceSize"), raw.get("tsLastModified")
@@ -140,7 +150,8 @@ async def list_contacts(
     """A page of a list's contacts matching ``where``, with the ``fields`` asked for.
 
     An unknown list raises ``ProviderNotFound``. A token whose last row has moved (rows before it
-    were deleted since) raises ``ConflictError``: start again from the first page.
+    were deleted since) raises ``PagesShifted`` (a ``ConflictError``): start again from the first
+    page; the error carries the page as it was read from where the previous one ended.
     """
     size = _page_size(page_size)
     query = hub_query.ContactQuery.parse(where, fields)
@@ -152,6 +163,7 @@ async def list_contacts(
     count = size if not query.equals else acton.MAX_COUNT
     records: list[dict[str, object]] = []
     verify = position.last_id
+    shifted: str | None = None
     for scan in range(_MAX_SCANS):
         try:
             page = await client.get_list_page(
@@ -176,11 +188,14 @@ async def list_contacts(
         start = offset
         if verify:
             if not rows or rows[0][:1] != [verify]:
-                raise errors.ConflictError(
+                # the row now where the previous page ended has not been read: keep it
+                shifted = (
                     f"List {list_id} changed while it was being paged (contact {verify} is no "
                     "longer where the previous page ended); start again from the first page"
                 )
-            rows, start, verify = rows[1:], start + 1, None
+            else:
+                rows, start = rows[1:], start + 1
+            verify = None
         for index, row in enumerate(rows):
             selected = query.select(hub_query.contact_record(page.headers, row))
             if selected is not None:
@@ -189,13 +204,21 @@ async def list_contacts(
                 end = start + index + 1
                 more = page.total_count < 0 or end < page.total_count
                 token = hub_tokens.encode("contacts", end, row[0], query_key) if more else None
-                return HubPage(records, token)
+                return _answer(HubPage(records, token), shifted)
         end = start + len(rows)
         if not rows or (page.total_count >= 0 and end >= page.total_count):
-            return HubPage(records, None)
+            return _answer(HubPage(records, None), shifted)
         offset = end
     last_id = rows[-1][0] if rows else None
-    return HubPage(records, hub_tokens.encode("contacts", offset, last_id, query_key))
+    return _answer(
+        HubPage(records, hub_tokens.encode("contacts", offset, last_id, query_key)), shifted
+    )
+
+
+def _answer(page: HubPage, shifted: str | None) -> HubPage:
+    if shifted is not None:
+        raise PagesShifted(shifted, page=page)
+    return page
 
 
 def contact_id(list_id: str, contact: str) -> str:
