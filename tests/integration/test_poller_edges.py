@@ -1,10 +1,11 @@
-"""The edges of a poller's life, against the sandbox: where it starts, and a poll whose pages
-shift twice."""
+"""The edges of a poller's life, against the sandbox: where it starts, a first reconciliation
+that is refused, and a poll whose pages shift twice."""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+from typing import Any
 
 import pytest
 
@@ -71,6 +72,63 @@ async def test_a_poller_starts_one_overlap_before_its_creation(api: RunningApi) 
     overlap_ms = int(api.container.settings.poll_overlap_seconds * 1000)
     row = await poller_row(api.container, iid)
     assert abs(row.start_ms - (created_ms - overlap_ms)) <= SECOND_MS, "one overlap before"
+
+
+def _added_after_listing(api: RunningApi, downloads: int) -> Any:
+    """A contact added right after the ``downloads``-th download of the list: an ids listing
+    that download is counts one id less than the list holds after it, and is refused."""
+    return api.sandbox.state.hooks.add(
+        "l-0001", downloads, [{"op": "create", "list": "l-0001", "values": {"First Name": "Late"}}]
+    )
+
+
+@pytest.mark.acton_sandbox(frozen_at_ms=PAST, lists=1, contacts=5)
+async def test_a_refused_first_reconciliation_loses_no_delete(api: RunningApi) -> None:
+    state = api.sandbox.state
+    state.clock.reset()
+    iid = (await api.create_instance())["id"]
+    # the list's first download is the poll's, the second the first reconciliation's ids listing
+    late = _added_after_listing(api, 2)
+    first = await run_poller(api.container, iid)
+    assert (first.status, first.events) == ("ok", 0), first
+    assert late.applied, "the contact must land while the ids are listed"
+    row = await poller_row(api.container, iid)
+    assert row.last_error.startswith("deletes not reconciled"), row.last_error
+    assert row.next_reconcile_at is None, "still the first reconciliation"
+    state.hooks.clear()
+
+    state.batch([{"op": "delete", "id": "l-0001:2"}])  # seeded before the poller started
+    await run_poller(api.container, iid)
+    found = [(e.object_id, e.event_type) for e in await stored_events(api.container, iid)]
+    assert sorted(found) == sorted([(late.applied[0], "CREATED"), ("l-0001:2", "DELETED")])
+    row = await poller_row(api.container, iid)
+    assert row.last_error is None and row.next_reconcile_at is not None
+
+    await run_poller(api.container, iid, reconcile=True)
+    again = await stored_events(api.container, iid)
+    assert len(again) == 2, "the delete is reported once"
+
+
+@pytest.mark.acton_sandbox(frozen_at_ms=PAST, lists=1, contacts=5)
+async def test_a_refused_reconciliation_is_retried_in_seconds(api: RunningApi) -> None:
+    api.sandbox.state.clock.reset()
+    auth = await api.create_user()
+    iid = (await api.create_instance(auth=auth))["id"]  # polls every 15 minutes
+    for asked in (False, True):  # the first reconciliation, then one asked for
+        hook = _added_after_listing(api, 2)
+        started = dt.datetime.now(dt.UTC)
+        outcome = await run_poller(api.container, iid, reconcile=asked)
+        assert outcome.status == "ok" and hook.applied, outcome
+        row = await poller_row(api.container, iid)
+        assert row.last_error.startswith("deletes not reconciled"), row.last_error
+        # HEADWATER_RECONCILE_RETRY_SECONDS: 10 by default
+        assert row.next_run_at <= started + dt.timedelta(seconds=30), "retried in seconds"
+        api.sandbox.state.hooks.clear()
+        retried = await run_poller(api.container, iid)
+        assert retried.status == "ok", retried
+        row = await poller_row(api.container, iid)
+        assert row.last_error is None and row.next_reconcile_at is not None
+        assert row.next_run_at >= dt.datetime.now(dt.UTC) + dt.timedelta(minutes=14)
 
 
 @pytest.mark.acton_sandbox(frozen_at_ms=PAST, lists=1, contacts=6)
