@@ -131,7 +131,7 @@ async def test_a_refused_reconciliation_is_retried_in_seconds(api: RunningApi) -
         assert row.next_run_at >= dt.datetime.now(dt.UTC) + dt.timedelta(minutes=14)
 
 
-@pytest.mark.acton_sandbox(frozen_at_ms=PAST, lists=1, contacts=6)
+@pytest.mark.acton_sandbox(frozen_at_ms=PAST, lists=1, contacts=8)
 async def test_a_poll_whose_pages_shift_twice_keeps_what_they_showed_and_reads_on(
     api: RunningApi,
 ) -> None:
@@ -147,26 +147,30 @@ async def test_a_poll_whose_pages_shift_twice_keeps_what_they_showed_and_reads_o
                 "createdDateField": "__created_date",
                 "createdDateFormat": "milliseconds",
             },
-            "pageSize": 2,
+            "pageSize": 3,
         }
     }
     iid = (await api.create_instance({"event.poller.configuration": config}))["id"]
-    state.batch([{"op": "touch", "id": f"l-0001:{n}"} for n in range(6)])
+    state.batch([{"op": "touch", "id": f"l-0001:{n}"} for n in range(8)])
     seen = await run_poller(api.container, iid)
-    assert (seen.status, seen.events) == ("ok", 6), seen
+    assert (seen.status, seen.events) == ("ok", 8), seen
+    state.batch([{"op": "update", "id": "l-0001:4", "values": {"Job Title": "w1"}}])
     marker = (await stored_events(api.container, iid))[-1].id
 
-    # after the first page, a delete shifts the rows and contact 5 gets version "v1"; the poll
-    # reads again from the first page, and after that first page another delete shifts them again
+    # after the first page (0, 1, 2) a delete shifts the rows and contact 6 gets version "v1";
+    # the poll reads again from the first page (1, 2, 3), after which two deletes before its end
+    # shift the rows again, moving contact 4 up to where that page ended
     state.hooks.add(
         "l-0001",
         1,
         [
             {"op": "delete", "id": "l-0001:0"},
-            {"op": "update", "id": "l-0001:5", "values": {"Job Title": "v1"}},
+            {"op": "update", "id": "l-0001:6", "values": {"Job Title": "v1"}},
         ],
     )
-    state.hooks.add("l-0001", 3, [{"op": "delete", "id": "l-0001:1"}])
+    state.hooks.add(
+        "l-0001", 3, [{"op": "delete", "id": "l-0001:1"}, {"op": "delete", "id": "l-0001:2"}]
+    )
     before = await poller_row(api.container, iid)
     shifted = await run_poller(api.container, iid)
     assert shifted.status == "shifted" and shifted.rereads == 1, shifted
@@ -174,11 +178,21 @@ async def test_a_poll_whose_pages_shift_twice_keeps_what_they_showed_and_reads_o
     assert after.cursor_ms == before.cursor_ms, "a shifted poll keeps its cursor"
     state.hooks.clear()
 
-    # "v1" was current only during that poll
-    state.batch([{"op": "update", "id": "l-0001:5", "values": {"Job Title": "v2"}}])
+    # "v1" and "w1" were current during that poll and are not after it
+    state.batch(
+        [
+            {"op": "update", "id": "l-0001:6", "values": {"Job Title": "v2"}},
+            {"op": "update", "id": "l-0001:4", "values": {"Job Title": "w2"}},
+        ]
+    )
     await run_poller(api.container, iid)
     found = [
         (e.object_id, e.event_type, e.raw["Job Title"])
         for e in await stored_events(api.container, iid, after_id=marker)
     ]
-    assert found == [("l-0001:5", "UPDATED", "v1"), ("l-0001:5", "UPDATED", "v2")]
+    assert sorted(found) == [
+        ("l-0001:4", "UPDATED", "w1"),
+        ("l-0001:4", "UPDATED", "w2"),
+        ("l-0001:6", "UPDATED", "v1"),
+        ("l-0001:6", "UPDATED", "v2"),
+    ]

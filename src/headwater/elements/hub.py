@@ -26,7 +26,7 @@ import urllib.parse
 from collections.abc import Mapping
 
 from headwater import errors
-from headwater.elements import acton, hub_query, hub_tokens
+from headwater.elements import acton, acton_results, hub_query, hub_tokens
 
 DEFAULT_PAGE_SIZE = 200
 MAX_PAGE_SIZE = 1000
@@ -76,13 +76,18 @@ def _integer(value: object) -> int | None:
 
 
 async def fetch(
-    client: acton.ActonClient, url: str, *, page_size: int, page_token: str | None
+    client: acton.ActonClient,
+    url: str,
+    *,
+    page_size: int,
+    page_token: str | None,
+    read_past_shift: bool = False,
 ) -> HubPage:
     """One page of the hub resource at ``url`` (path and query, e.g. what a poller holds).
 
     ``/hubs/marketing/lists``, ``/hubs/marketing/lists/{listId}/contacts`` (with ``where`` and
     ``fields`` in the query) and ``/hubs/marketing/lists/{listId}/contacts/{contactId}``; an
-    ``/elements/api-v2`` prefix is accepted.
+    ``/elements/api-v2`` prefix is accepted. ``read_past_shift``: see :func:`list_contacts`.
     """
     split = urllib.parse.urlsplit(url)
     parts = [urllib.parse.unquote(p) for p in split.path.split("/") if p]
@@ -101,6 +106,7 @@ async def fetch(
                 fields=_last(query, "fields"),
                 page_size=page_size,
                 page_token=page_token,
+                read_past_shift=read_past_shift,
             )
         if len(rest) == 4 and rest[0] == "lists" and rest[2] == "contacts":
             return HubPage([await get_contact(client, rest[1], rest[3])], None)
@@ -146,12 +152,15 @@ async def list_contacts(
     fields: str | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
     page_token: str | None = None,
+    read_past_shift: bool = False,
 ) -> HubPage:
     """A page of a list's contacts matching ``where``, with the ``fields`` asked for.
 
     An unknown list raises ``ProviderNotFound``. A token whose last row has moved (rows before it
     were deleted since) raises ``PagesShifted`` (a ``ConflictError``): start again from the first
-    page; the error carries the page as it was read from where the previous one ended.
+    page. The error carries the page as read from where the previous one ended; with
+    ``read_past_shift`` (for a caller that will not start again), from further back, so that rows
+    that deletes moved up are not skipped (one more Act-On call, on a shift only).
     """
     size = _page_size(page_size)
     query = hub_query.ContactQuery.parse(where, fields)
@@ -164,19 +173,23 @@ async def list_contacts(
     records: list[dict[str, object]] = []
     verify = position.last_id
     shifted: str | None = None
+
+    async def download(at: int, rows: int) -> acton_results.ListPage:
+        return await client.get_list_page(
+            list_id,
+            offset=at,
+            count=rows,
+            fields=act_on_fields,
+            datequalifiers=datequalifiers,
+            modafter=query.dates.get("modafter"),
+            modbefore=query.dates.get("modbefore"),
+            createdafter=query.dates.get("createdafter"),
+            createdbefore=query.dates.get("createdbefore"),
+        )
+
     for scan in range(_MAX_SCANS):
         try:
-            page = await client.get_list_page(
-                list_id,
-                offset=offset,
-                count=count + (1 if verify else 0),
-                fields=act_on_fields,
-                datequalifiers=datequalifiers,
-                modafter=query.dates.get("modafter"),
-                modbefore=query.dates.get("modbefore"),
-                createdafter=query.dates.get("createdafter"),
-                createdbefore=query.dates.get("createdbefore"),
-            )
+            page = await download(offset, count + (1 if verify else 0))
         except errors.ProviderRefusal:
             if scan == 0 and act_on_fields:
                 # Act-On refuses an unknown column without naming it; name it for the caller
@@ -188,11 +201,20 @@ async def list_contacts(
         start = offset
         if verify:
             if not rows or rows[0][:1] != [verify]:
-                # the row now where the previous page ended has not been read: keep it
                 shifted = (
                     f"List {list_id} changed while it was being paged (contact {verify} is no "
                     "longer where the previous page ended); start again from the first page"
                 )
+                # rows deleted before it moved unread rows up: read from as far back as one
+                # Act-On call allows, on from the previous page's last row if it is still there
+                back = min(offset, max(size, acton.MAX_COUNT - count - 1)) if read_past_shift else 0
+                if back:
+                    page = await download(offset - back, count + 1 + back)
+                    rows, start = page.rows, offset - back
+                ids = [row[:1] for row in rows[: back + 1]]
+                if [verify] in ids:
+                    cut = ids.index([verify]) + 1
+                    rows, start = rows[cut:], start + cut
             else:
                 rows, start = rows[1:], start + 1
             verify = None

@@ -95,7 +95,9 @@ async def _read_target(
     while True:
         number += 1
         try:
-            page = await hub.fetch(client, url, page_size=page_size, page_token=token)
+            page = await hub.fetch(
+                client, url, page_size=page_size, page_token=token, read_past_shift=read_on
+            )
         except hub.PagesShifted as shift:
             if not read_on:
                 raise

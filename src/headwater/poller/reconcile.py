@@ -210,7 +210,9 @@ async def _target_ids(client: acton.ActonClient, url: str, id_field: str) -> tup
     while True:
         number += 1
         try:
-            page = await hub.fetch(client, url, page_size=PAGE_SIZE, page_token=token)
+            page = await hub.fetch(
+                client, url, page_size=PAGE_SIZE, page_token=token, read_past_shift=True
+            )
         except hub.PagesShifted as shift:
             shifted, page = True, shift.page
         except errors.ConflictError:
