@@ -93,3 +93,5 @@ def test_a_refused_reconciliation_is_retried_in_seconds_then_less_often() -> Non
     assert wait(NOW - dt.timedelta(seconds=40)) == 40, "as long again as it has been due"
     assert wait(NOW - dt.timedelta(hours=3)) == 900, "never later than the next regular run"
     assert wait(NOW, interval=5) == 5
+    at = schedule.reconcile_retry(NOW, due_since=None, retry_seconds=0, interval_seconds=900)
+    assert at - NOW == dt.timedelta(seconds=1), "never a tight loop"

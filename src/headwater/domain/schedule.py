@@ -12,6 +12,7 @@ MAX_BACKOFF_SECONDS = 3600.0
 MAX_RETRY_AFTER_SECONDS = 86_400.0
 JITTER_FRACTION = 0.05
 MAX_JITTER_SECONDS = 5.0
+MIN_RECONCILE_RETRY_SECONDS = 1.0  # a refused listing is never retried in a tight loop
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,5 +87,5 @@ def reconcile_retry(
     has been due (``due_since``; None: unknown), so the waits double; never later than the
     poller's next regular run, one ``interval_seconds`` away."""
     waited = 0.0 if due_since is None else max(0.0, (now - due_since).total_seconds())
-    delay = min(max(retry_seconds, waited), interval_seconds)
+    delay = min(max(retry_seconds, waited, MIN_RECONCILE_RETRY_SECONDS), interval_seconds)
     return now + dt.timedelta(seconds=max(0.0, delay))
