@@ -4,9 +4,10 @@ pages shifted under it.
 The hub checks that each continuation page lines up with the last record of the previous one
 and raises ``ConflictError`` when rows moved. The target is then read once more from its first
 page; if that read shifts too, the poll is *shifted* and must not move the cursor, but it reads
-on: the page that showed the shift is kept (its rows are real sightings of those records) and
-the pages after it are read, so that every version the poll could see is reported; rows that the
-shift moved past it are left to the next poll, which reads the same window again.
+on: the page that showed the shift is kept (its rows are real sightings of those records; the
+hub reads it from far enough back that rows which deletes moved up are not skipped) and the pages
+after it are read, so that every version current while the poll paged is reported. The next poll
+reads the same window again.
 """
 
 from __future__ import annotations
