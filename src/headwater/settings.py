@@ -31,6 +31,7 @@ class Settings:
     poll_concurrency: int = 16
     poller_failure_limit: int = 100
     reconcile_interval_seconds: float = 3600.0
+    reconcile_retry_seconds: float = 10.0
     delivery_lease_seconds: float = 30.0
     delivery_concurrency: int = 32
     delivery_timeout_seconds: float = 10.0
@@ -56,6 +57,7 @@ _FIELDS = {
     "HEADWATER_POLL_CONCURRENCY": ("poll_concurrency", int),
     "HEADWATER_POLLER_FAILURE_LIMIT": ("poller_failure_limit", int),
     "HEADWATER_RECONCILE_INTERVAL_SECONDS": ("reconcile_interval_seconds", float),
+    "HEADWATER_RECONCILE_RETRY_SECONDS": ("reconcile_retry_seconds", float),
     "HEADWATER_DELIVERY_LEASE_SECONDS": ("delivery_lease_seconds", float),
     "HEADWATER_DELIVERY_CONCURRENCY": ("delivery_concurrency", int),
     "HEADWATER_DELIVERY_TIMEOUT_SECONDS": ("delivery_timeout_seconds", float),

@@ -4,13 +4,16 @@ Each example polls a fresh list (two records a page) through random creates, upd
 and deletes, many sharing one millisecond of the sandbox's frozen clock, some landing between two
 pages of a poll so that the pages shift under it. After every poll:
 
+- the poller starts one overlap before it is configured: its first poll reports exactly the
+  records changed since then (some made just before it was configured), and no poll reads before;
 - each CREATED/UPDATED event carries a version the record really had, differing from the last
   version reported for it, at most one per record per poll; the first report of a record is
   CREATED exactly when the record was created after the poller started;
 - DELETED comes once, only for a deleted record the poller had reported or that existed before it
   started, and nothing follows it;
 - after a poll that nothing disturbed, every live record changed since the start has had its
-  current version reported (no miss).
+  current version reported (no miss); after one whose pages shifted, every record that nothing
+  changed while it paged has.
 
 A final quiet poll with a reconciliation must leave every change and every delete reported.
 Versions that no poll could see are not expected. 200 examples on SQLite (without the overlap
@@ -39,7 +42,7 @@ from headwater.instances import service as instance_service
 from headwater.settings import Settings
 from headwater.storage import db, tenants
 from tests.api_fixtures import CALLBACK_URL, TEST_SECRET_KEY, docs_configuration
-from tests.poller_support import run_poller, stored_events
+from tests.poller_support import poller_row, run_poller, stored_events
 from tests.sandbox_fixtures import ActonSandbox
 
 SOAK = os.environ.get("HEADWATER_SOAK") == "1"
@@ -125,8 +128,15 @@ step = st.one_of(
     # the first page (the old record, the newest date) is read, the new records are not
     st.tuples(st.just("stagger"), st.tuples(st.integers(3, 6), twice)),
 )
+# records made shortly before the poller is configured: (created, updated) seconds before, inside
+# or outside the overlap (none on SQLite, 60 s on PostgreSQL)
+recent = st.lists(
+    st.sampled_from([(90, None), (70, 50), (30, None), (40, 10), (5, None), (65, 3)]),
+    max_size=3,
+)
 scenario = st.tuples(
-    st.integers(0, 6),  # records that exist before the poller starts
+    st.integers(0, 6),  # records that exist an hour before the poller starts
+    recent,
     st.integers(0, 8),  # records created together right after its first poll
     st.lists(step, min_size=1, max_size=12),
 )
@@ -137,7 +147,8 @@ class Model:
     """What the sandbox did and what the poller reported, for one example."""
 
     list_id: str
-    baseline: dict[str, Key]  # pre-existing records and their version at the start
+    # records created before the start, and their version then (None: changed since)
+    baseline: dict[str, Key | None]
     created: set[str] = dataclasses.field(default_factory=set)  # created after the start
     history: dict[str, set[Key]] = dataclasses.field(default_factory=dict)
     reported: dict[str, list[Key]] = dataclasses.field(default_factory=dict)
@@ -268,17 +279,37 @@ async def _poll(
         for oid, key in live.items():
             if model.baseline.get(oid) != key:
                 assert model.reported.get(oid, [None])[-1] == key, f"{oid}: {key} was missed"
+    if hooks:
+        # a version current from before the poll to after it was there to be seen on every
+        # page, even when the pages shifted: the poll reports it
+        touched = {oid for hook in hooks for oid in hook.applied or ()}
+        for oid, key in live.items():
+            if oid in before and oid not in touched and model.baseline.get(oid) != key:
+                assert model.reported.get(oid, [None])[-1] == key, f"{oid}: {key} was missed"
 
 
-async def _example(rig: Rig, pre_existing: int, fresh: int, steps: list[Any]) -> Model:
+async def _example(
+    rig: Rig,
+    pre_existing: int,
+    made_before: list[tuple[int, int | None]],
+    fresh: int,
+    steps: list[Any],
+) -> Model:
     state = rig.sandbox.state
     n = next(rig.lists)
     resource = f"c{n}"
     state.clock.reset()
     contact_list = state.store.create_list(f"property {n}")
-    old = state.clock.now_ms() - 3_600_000
+    now = state.clock.now_ms()
+    old = now - 3_600_000
     for i in range(pre_existing):
         state.store.insert(contact_list.id, {"First Name": f"p{i}"}, at_ms=old)
+    for i, (created, updated) in enumerate(made_before):
+        oid = state.store.insert(
+            contact_list.id, {"First Name": f"r{i}"}, at_ms=now - created * 1000
+        )
+        if updated is not None:
+            state.store.update(contact_list.id, oid, {"Job Title": "r"}, at_ms=now - updated * 1000)
     spec = docs_configuration(rig.sandbox)["event.poller.configuration"]["contacts"]
     spec = {**spec, "url": spec["url"].replace("{listId}", contact_list.id), "pageSize": 2}
     await rig.container.instances.update(
@@ -289,10 +320,23 @@ async def _example(rig: Rig, pre_existing: int, fresh: int, steps: list[Any]) ->
         ),
     )
     state.clock.freeze(state.clock.now_ms() + 1000)
-    model = Model(contact_list.id, baseline=_live(rig, contact_list.id))
+    # a poller that never ran has its cursor at its start
+    start_ms = (await poller_row(rig.container, rig.instance_id, resource)).cursor_ms
+    with state.store.lock:
+        made = list(state.store.get_list(contact_list.id).contacts.values())
+    model = Model(contact_list.id, baseline={})
+    for contact in made:
+        oid = contact_list.contact_id(contact.number)
+        if contact.created_ms >= start_ms:
+            model.created.add(oid)
+        elif contact.modified_ms >= start_ms:
+            model.baseline[oid] = None
+        else:
+            model.baseline[oid] = _key(contact.modified_ms, contact.values)
     _observe(rig, model)
     await _poll(rig, model, resource, reconcile=True, clean=True)
-    assert model.figures["events"] == 0
+    since_start = {contact_list.contact_id(c.number) for c in made if c.modified_ms >= start_ms}
+    assert set(model.reported) == since_start, "the first poll reads from the start, no earlier"
     steps = [("batch", [("create", "a")] * fresh), *steps] if fresh else steps
     steps = [expanded for s in steps for expanded in _expand(s)]
     for kind, arg in steps:
@@ -369,7 +413,7 @@ def _run_property(
                 database=None,
             )
             @given(scenario)
-            def check(example: tuple[int, int, list[Any]]) -> None:
+            def check(example: tuple[int, list[tuple[int, int | None]], int, list[Any]]) -> None:
                 if shrink_until and time.monotonic() > shrink_until[0]:
                     return
                 try:

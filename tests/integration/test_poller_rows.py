@@ -108,6 +108,33 @@ async def test_sync_creates_keeps_restarts_and_deletes(engine: AsyncEngine) -> N
     rows = await _sync(engine, iid, [changed], active=True, now=again)
     assert rows["a"].next_run_at == again
     assert rows["a"].cursor_ms == dates.to_ms(again), "a poller that never ran starts when enabled"
+    assert rows["a"].start_ms == rows["a"].cursor_ms
+
+
+async def test_a_poller_starts_one_overlap_before_now_unless_it_backfills(
+    engine: AsyncEngine,
+) -> None:
+    iid = await _instance(engine)
+    backfill = dates.to_ms(NOW) - 86_400_000
+    resources = {"a": _resource("a"), "b": _resource("b", backfill_from_ms=backfill)}
+    async with db.transaction(engine) as conn:
+        await pollers.sync(
+            conn, instance_id=iid, resources=resources, active=True, now=NOW, overlap_ms=60_000
+        )
+        rows = {row.resource: row for row in await pollers.for_instance(conn, iid)}
+    assert rows["a"].start_ms == rows["a"].cursor_ms == dates.to_ms(NOW) - 60_000
+    assert rows["b"].start_ms == rows["b"].cursor_ms == backfill
+    later = NOW + 60 * SECOND
+    changed = {**resources, "a": _resource("a", "/hubs/marketing/lists/l-0002/contacts")}
+    async with db.transaction(engine) as conn:
+        await pollers.sync(
+            conn, instance_id=iid, resources=changed, active=True, now=later, overlap_ms=60_000
+        )
+        claimed = await pollers.claim(
+            conn, owner="w", now=later, until=later + 30 * SECOND, limit=10
+        )
+    starts = {c.resource: c.start_ms for c in claimed}
+    assert starts == {"a": dates.to_ms(NOW), "b": backfill}, "a new query starts again"
 
 
 async def test_claim_leases_once_and_expired_leases_are_taken_over(engine: AsyncEngine) -> None:

@@ -91,3 +91,29 @@ def test_classify(
         previous=previous, created=created, updated=updated, cursor=CURSOR, tolerance_s=tolerance
     )
     assert found == expected
+
+
+@pytest.mark.parametrize(
+    ("created", "updated", "tolerance", "expected"),
+    [
+        # created after the poller's start: new to it
+        (BEFORE, BEFORE, 0, "CREATED"),
+        (BEFORE, AFTER, 0, "UPDATED"),
+        # created before the start: it existed when the poller started, whatever the tolerance
+        (BEFORE - timedelta(seconds=1), BEFORE + timedelta(seconds=1), 5.0, "UPDATED"),
+        (BEFORE - timedelta(seconds=1), AFTER, 0, "UPDATED"),
+        (None, AFTER, 0, "CREATED"),
+    ],
+)
+def test_a_record_created_before_the_pollers_start_is_never_created(
+    created: datetime | None, updated: datetime | None, tolerance: float, expected: str
+) -> None:
+    found = changes.classify(
+        previous=None,
+        created=created,
+        updated=updated,
+        cursor=CURSOR,
+        tolerance_s=tolerance,
+        start=BEFORE,
+    )
+    assert found == expected

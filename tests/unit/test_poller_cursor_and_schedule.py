@@ -68,3 +68,30 @@ def test_the_limit_th_failure_in_a_row_disables_the_poller() -> None:
     )
     assert stopped.run_at is None and stopped.consecutive_failures == 100
     assert stopped.disabled_reason == "disabled after 100 failures in a row; last: HTTP 500"
+
+
+def test_no_window_reaches_before_the_pollers_start() -> None:
+    start = 100_000
+    for cursor in (start, start + 30_000, start + 90_000):
+        found = cursors.window_start(
+            cursor, poll_delay_seconds=30, overlap_seconds=60, start_ms=start
+        )
+        assert found == max(start, cursor - 90_000)
+    assert cursors.window_start(start, poll_delay_seconds=0, overlap_seconds=60) == 40_000
+
+
+def test_a_refused_reconciliation_is_retried_in_seconds_then_less_often() -> None:
+    def wait(due_since: dt.datetime | None, interval: float = 900) -> float:
+        at = schedule.reconcile_retry(
+            NOW, due_since=due_since, retry_seconds=10, interval_seconds=interval
+        )
+        return (at - NOW).total_seconds()
+
+    assert wait(None) == 10, "a first reconciliation has no due date: the retry delay"
+    assert wait(NOW) == 10
+    assert wait(NOW - dt.timedelta(seconds=10)) == 10
+    assert wait(NOW - dt.timedelta(seconds=40)) == 40, "as long again as it has been due"
+    assert wait(NOW - dt.timedelta(hours=3)) == 900, "never later than the next regular run"
+    assert wait(NOW, interval=5) == 5
+    at = schedule.reconcile_retry(NOW, due_since=None, retry_seconds=0, interval_seconds=900)
+    assert at - NOW == dt.timedelta(seconds=1), "never a tight loop"

@@ -44,15 +44,20 @@ def classify(
     updated: datetime | None,
     cursor: datetime,
     tolerance_s: float,
+    start: datetime | None = None,
 ) -> EventType:
     """CREATED or UPDATED, as DESIGN §3 says.
 
-    CREATED when this poller never emitted the record and it was created at or after the cursor
-    (the previous poll's time), or its created and updated dates agree within ``tolerance_s``, or
-    it has no created date; UPDATED otherwise. Unlike Cloud Elements, a record created and then
-    edited between two polls is CREATED: no one was told it exists.
+    UPDATED when this poller emitted the record before, or the record was created before the
+    poller's ``start`` (it existed when the poller started, whatever ``tolerance_s`` says).
+    Otherwise CREATED when it was created at or after the cursor (the previous poll's time), or
+    its created and updated dates agree within ``tolerance_s``, or it has no created date;
+    UPDATED otherwise. Unlike Cloud Elements, a record created and then edited between two polls
+    is CREATED: no one was told it exists.
     """
     if previous is not None:
+        return "UPDATED"
+    if created is not None and start is not None and created < start:
         return "UPDATED"
     if created is None or created >= cursor:
         return "CREATED"

@@ -8,6 +8,11 @@ duration: a record changed while the poll was paging was stamped after the poll 
 provider's clock had not passed ``high water + duration`` by then, so the next window includes it.
 A poll whose pages shifted under it (or that saw nothing) leaves the cursor where it was, and the
 cursor never moves backward.
+
+A poller has a *start*: ``backfillFrom`` when its resource gives one, else the moment it was
+created (or its query changed, or it first became active) minus the overlap. Its cursor begins
+there, and no window reaches before it, whatever ``pollDelay`` and the overlap say: changes made
+up to one overlap before the poller was created are reported, older ones never are.
 """
 
 from __future__ import annotations
@@ -15,9 +20,17 @@ from __future__ import annotations
 import math
 
 
-def window_start(cursor_ms: int, *, poll_delay_seconds: float, overlap_seconds: float) -> int:
-    """The earliest provider date (ms) the next poll asks for."""
-    return cursor_ms - math.ceil((poll_delay_seconds + overlap_seconds) * 1000)
+def window_start(
+    cursor_ms: int,
+    *,
+    poll_delay_seconds: float,
+    overlap_seconds: float,
+    start_ms: int | None = None,
+) -> int:
+    """The earliest provider date (ms) the next poll asks for; never before the poller's
+    ``start_ms`` (None: a poller whose start is not known)."""
+    earliest = cursor_ms - math.ceil((poll_delay_seconds + overlap_seconds) * 1000)
+    return earliest if start_ms is None else max(earliest, start_ms)
 
 
 def advance(cursor_ms: int, *, high_water_ms: int | None, duration_ms: int, shifted: bool) -> int:

@@ -12,6 +12,7 @@ MAX_BACKOFF_SECONDS = 3600.0
 MAX_RETRY_AFTER_SECONDS = 86_400.0
 JITTER_FRACTION = 0.05
 MAX_JITTER_SECONDS = 5.0
+MIN_RECONCILE_RETRY_SECONDS = 1.0  # a refused listing is never retried in a tight loop
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,3 +73,19 @@ def after_failure(
         delay = backoff_seconds(interval_seconds, failures)
         delay += jitter_seconds(interval_seconds, jitter)
     return Next(run_at=now + dt.timedelta(seconds=delay), consecutive_failures=failures)
+
+
+def reconcile_retry(
+    now: dt.datetime,
+    *,
+    due_since: dt.datetime | None,
+    retry_seconds: float,
+    interval_seconds: float,
+) -> dt.datetime:
+    """When to run again a poller whose reconciliation was refused (its listing shifted or looked
+    truncated): ``retry_seconds`` after a first refusal, then after as long as the reconciliation
+    has been due (``due_since``; None: unknown), so the waits double; never later than the
+    poller's next regular run, one ``interval_seconds`` away."""
+    waited = 0.0 if due_since is None else max(0.0, (now - due_since).total_seconds())
+    delay = min(max(retry_seconds, waited, MIN_RECONCILE_RETRY_SECONDS), interval_seconds)
+    return now + dt.timedelta(seconds=max(0.0, delay))

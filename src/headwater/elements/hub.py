@@ -26,7 +26,7 @@ import urllib.parse
 from collections.abc import Mapping
 
 from headwater import errors
-from headwater.elements import acton, hub_query, hub_tokens
+from headwater.elements import acton, acton_results, hub_query, hub_tokens
 
 DEFAULT_PAGE_SIZE = 200
 MAX_PAGE_SIZE = 1000
@@ -40,6 +40,16 @@ class HubPage:
 
     records: list[dict[str, object]]
     next_token: str | None
+
+
+class PagesShifted(errors.ConflictError):
+    """The rows moved since the previous page was read; start again from the first page."""
+
+    def __init__(self, message: str, *, page: HubPage) -> None:
+        super().__init__(message)
+        # what the page showed all the same (real rows, read after the shift), and a token that
+        # reads on from them: a caller that cannot start again loses the fewest rows this way
+        self.page = page
 
 
 def list_record(raw: Mapping[str, object]) -> dict[str, object]:
@@ -66,13 +76,18 @@ def _integer(value: object) -> int | None:
 
 
 async def fetch(
-    client: acton.ActonClient, url: str, *, page_size: int, page_token: str | None
+    client: acton.ActonClient,
+    url: str,
+    *,
+    page_size: int,
+    page_token: str | None,
+    read_past_shift: bool = False,
 ) -> HubPage:
     """One page of the hub resource at ``url`` (path and query, e.g. what a poller holds).
 
     ``/hubs/marketing/lists``, ``/hubs/marketing/lists/{listId}/contacts`` (with ``where`` and
     ``fields`` in the query) and ``/hubs/marketing/lists/{listId}/contacts/{contactId}``; an
-    ``/elements/api-v2`` prefix is accepted.
+    ``/elements/api-v2`` prefix is accepted. ``read_past_shift``: see :func:`list_contacts`.
     """
     split = urllib.parse.urlsplit(url)
     parts = [urllib.parse.unquote(p) for p in split.path.split("/") if p]
@@ -91,6 +106,7 @@ async def fetch(
                 fields=_last(query, "fields"),
                 page_size=page_size,
                 page_token=page_token,
+                read_past_shift=read_past_shift,
             )
         if len(rest) == 4 and rest[0] == "lists" and rest[2] == "contacts":
             return HubPage([await get_contact(client, rest[1], rest[3])], None)
@@ -136,11 +152,15 @@ async def list_contacts(
     fields: str | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
     page_token: str | None = None,
+    read_past_shift: bool = False,
 ) -> HubPage:
     """A page of a list's contacts matching ``where``, with the ``fields`` asked for.
 
     An unknown list raises ``ProviderNotFound``. A token whose last row has moved (rows before it
-    were deleted since) raises ``ConflictError``: start again from the first page.
+    were deleted since) raises ``PagesShifted`` (a ``ConflictError``): start again from the first
+    page. The error carries the page as read from where the previous one ended; with
+    ``read_past_shift`` (for a caller that will not start again), from further back, so that rows
+    that deletes moved up are not skipped (one more Act-On call, on a shift only).
     """
     size = _page_size(page_size)
     query = hub_query.ContactQuery.parse(where, fields)
@@ -152,19 +172,24 @@ async def list_contacts(
     count = size if not query.equals else acton.MAX_COUNT
     records: list[dict[str, object]] = []
     verify = position.last_id
+    shifted: str | None = None
+
+    async def download(at: int, rows: int) -> acton_results.ListPage:
+        return await client.get_list_page(
+            list_id,
+            offset=at,
+            count=rows,
+            fields=act_on_fields,
+            datequalifiers=datequalifiers,
+            modafter=query.dates.get("modafter"),
+            modbefore=query.dates.get("modbefore"),
+            createdafter=query.dates.get("createdafter"),
+            createdbefore=query.dates.get("createdbefore"),
+        )
+
     for scan in range(_MAX_SCANS):
         try:
-            page = await client.get_list_page(
-                list_id,
-                offset=offset,
-                count=count + (1 if verify else 0),
-                fields=act_on_fields,
-                datequalifiers=datequalifiers,
-                modafter=query.dates.get("modafter"),
-                modbefore=query.dates.get("modbefore"),
-                createdafter=query.dates.get("createdafter"),
-                createdbefore=query.dates.get("createdbefore"),
-            )
+            page = await download(offset, count + (1 if verify else 0))
         except errors.ProviderRefusal:
             if scan == 0 and act_on_fields:
                 # Act-On refuses an unknown column without naming it; name it for the caller
@@ -176,11 +201,23 @@ async def list_contacts(
         start = offset
         if verify:
             if not rows or rows[0][:1] != [verify]:
-                raise errors.ConflictError(
+                shifted = (
                     f"List {list_id} changed while it was being paged (contact {verify} is no "
                     "longer where the previous page ended); start again from the first page"
                 )
-            rows, start, verify = rows[1:], start + 1, None
+                # rows deleted before it moved unread rows up: read from as far back as one
+                # Act-On call allows, on from the previous page's last row if it is still there
+                back = min(offset, max(size, acton.MAX_COUNT - count - 1)) if read_past_shift else 0
+                if back:
+                    page = await download(offset - back, count + 1 + back)
+                    rows, start = page.rows, offset - back
+                ids = [row[:1] for row in rows[: back + 1]]
+                if [verify] in ids:
+                    cut = ids.index([verify]) + 1
+                    rows, start = rows[cut:], start + cut
+            else:
+                rows, start = rows[1:], start + 1
+            verify = None
         for index, row in enumerate(rows):
             selected = query.select(hub_query.contact_record(page.headers, row))
             if selected is not None:
@@ -189,13 +226,21 @@ async def list_contacts(
                 end = start + index + 1
                 more = page.total_count < 0 or end < page.total_count
                 token = hub_tokens.encode("contacts", end, row[0], query_key) if more else None
-                return HubPage(records, token)
+                return _answer(HubPage(records, token), shifted)
         end = start + len(rows)
         if not rows or (page.total_count >= 0 and end >= page.total_count):
-            return HubPage(records, None)
+            return _answer(HubPage(records, None), shifted)
         offset = end
     last_id = rows[-1][0] if rows else None
-    return HubPage(records, hub_tokens.encode("contacts", offset, last_id, query_key))
+    return _answer(
+        HubPage(records, hub_tokens.encode("contacts", offset, last_id, query_key)), shifted
+    )
+
+
+def _answer(page: HubPage, shifted: str | None) -> HubPage:
+    if shifted is not None:
+        raise PagesShifted(shifted, page=page)
+    return page
 
 
 def contact_id(list_id: str, contact: str) -> str:

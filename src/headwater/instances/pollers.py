@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,8 +30,18 @@ async def sync(
     *,
     active: bool,
     now: dt.datetime,
+    overlap_seconds: float,
 ) -> None:
-    """Create, keep, reset or delete the instance's poller rows (in the caller's transaction)."""
+    """Create, keep, reset or delete the instance's poller rows (in the caller's transaction).
+
+    A poller that starts now starts ``overlap_seconds`` (the poll overlap) before ``now``,
+    unless its resource gives ``backfillFrom`` (see :func:`headwater.storage.pollers.sync`).
+    """
     await pollers.sync(
-        conn, instance_id=instance_id, resources=resources.read(plain), active=active, now=now
+        conn,
+        instance_id=instance_id,
+        resources=resources.read(plain),
+        active=active,
+        now=now,
+        overlap_ms=math.ceil(overlap_seconds * 1000),
     )

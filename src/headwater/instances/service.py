@@ -162,6 +162,7 @@ class InstanceService:
                 plain,
                 active=pollers.active(plain, valid=True, disabled=False),
                 now=now,
+                overlap_seconds=self.settings.poll_overlap_seconds,
             )
             return await self._row(conn, principal, instance_id)
 
@@ -295,7 +296,14 @@ class InstanceService:
         disabled = values.get("disabled", row.disabled)
         valid = values.get("valid", row.valid)
         active = pollers.active(plain, valid=valid, disabled=disabled)
-        await pollers.sync(conn, row.id, plain, active=active, now=now)
+        await pollers.sync(
+            conn,
+            row.id,
+            plain,
+            active=active,
+            now=now,
+            overlap_seconds=self.settings.poll_overlap_seconds,
+        )
 
     def _stored(self, row: instances.Row) -> dict[str, Any]:
         """The full stored configuration, secrets decrypted."""

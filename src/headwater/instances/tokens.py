@@ -205,7 +205,12 @@ class InstanceTokens:
                 updated_at=now,
             )
             await pollers.sync(
-                conn, self.instance_id, state.row.configuration, active=False, now=now
+                conn,
+                self.instance_id,
+                state.row.configuration,
+                active=False,
+                now=now,
+                overlap_seconds=self.settings.poll_overlap_seconds,
             )
 
         await db.write(self.engine, invalidate)

@@ -40,8 +40,10 @@ def detect(
     *,
     cursor: dt.datetime,
     tolerance_seconds: float,
+    start: dt.datetime | None = None,
 ) -> list[Change]:
-    """The changes among ``seen``, oldest first (ties by id)."""
+    """The changes among ``seen``, oldest first (ties by id); ``start`` is the poller's start
+    (records created before it are never CREATED)."""
     found: list[Change] = []
     for record in seen:
         last = emitted(known.get(record.object_id))
@@ -61,6 +63,7 @@ def detect(
             updated=record.updated,
             cursor=cursor,
             tolerance_s=tolerance_seconds,
+            start=start,
         )
         found.append(Change(record, kind))
     found.sort(key=lambda c: (c.seen.date_ms or 0, c.seen.object_id))

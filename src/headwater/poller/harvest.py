@@ -3,8 +3,11 @@ pages shifted under it.
 
 The hub checks that each continuation page lines up with the last record of the previous one
 and raises ``ConflictError`` when rows moved. The target is then read once more from its first
-page; if that read shifts too, the poll is *shifted* and must not move the cursor (the records it
-did see are reported; the next poll reads the same window again).
+page; if that read shifts too, the poll is *shifted* and must not move the cursor, but it reads
+on: the page that showed the shift is kept (its rows are real sightings of those records; the
+hub reads it from far enough back that rows which deletes moved up are not skipped) and the pages
+after it are read, so that every version current while the poll paged is reported. The next poll
+reads the same window again.
 """
 
 from __future__ import annotations
@@ -54,13 +57,21 @@ async def read(
     page_size = resource.page_size or hub.DEFAULT_PAGE_SIZE
     for target in targets:
         for attempt in range(MAX_READS):
+            last = attempt == MAX_READS - 1
             try:
                 await _read_target(
-                    client, resource, target.url, harvest, page_size, window_start_ms, upper_ms
+                    client,
+                    resource,
+                    target.url,
+                    harvest,
+                    page_size,
+                    window_start_ms,
+                    upper_ms,
+                    read_on=last,
                 )
                 break
             except ConflictError:
-                if attempt == MAX_READS - 1:
+                if last:
                     harvest.shifted = True
                 else:
                     harvest.rereads += 1
@@ -75,12 +86,24 @@ async def _read_target(
     page_size: int,
     window_start_ms: int,
     upper_ms: int | None,
+    *,
+    read_on: bool,
 ) -> None:
+    """Every page of one target; with ``read_on``, pages that shifted are kept and read past
+    (the harvest is marked shifted) instead of raising."""
     token: str | None = None
     number = 0
     while True:
         number += 1
-        page = await hub.fetch(client, url, page_size=page_size, page_token=token)
+        try:
+            page = await hub.fetch(
+                client, url, page_size=page_size, page_token=token, read_past_shift=read_on
+            )
+        except hub.PagesShifted as shift:
+            if not read_on:
+                raise
+            harvest.shifted = True
+            page = shift.page
         harvest.pages += 1
         for index, record in enumerate(page.records, start=1):
             seen = records.read(record, resource, where=f"record {index} of page {number} of {url}")

@@ -3,12 +3,16 @@
 Every ``reconcile_interval`` (default hourly) after a poll, the resource is listed with its date
 filter removed and only the id field asked for. Each record the poller knows and has not seen
 deleted, that is missing from the listing, gets a DELETED event. The first reconciliation also
-remembers the ids listed, so that records that existed before the poller started are reported
-when they are deleted.
+remembers the ids listed (the *baseline*), so that records that existed before the poller started
+are reported when they are deleted.
 
 Nothing is deleted on doubt: a listing that failed, whose pages shifted, whose count differs from
 the size its parent collection reports (before or after listing), or that is empty while records
-are known and no collection size confirms it, is refused; it is tried again after the next poll.
+are known and no collection size confirms it, is refused, and the poller runs again after
+``HEADWATER_RECONCILE_RETRY_SECONDS`` (longer while refusals go on, never later than its next
+regular run). A refused first reconciliation still remembers every id it listed (each was there
+when listed), and stays the first one until a listing is trusted: a record deleted before then
+is reported DELETED all the same.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from headwater import errors, metrics
 from headwater.delivery import outbox
-from headwater.domain import dates, variables
+from headwater.domain import dates, schedule, variables
 from headwater.elements import acton, hub
 from headwater.poller import context, detect, fanout, records
 from headwater.storage import db, events, instances, pollers, versions
@@ -37,6 +41,7 @@ PAGE_SIZE = 1000
 class Listing:
     """The ids listed, or why the listing cannot be trusted."""
 
+    # with a problem, the ids listed all the same: each was there, but others may be missing
     ids: frozenset[str]
     problem: str | None = None
     confirmed: bool = False  # every target's count matched the size its collection reports
@@ -96,11 +101,21 @@ async def run(deps: context.Deps, claimed: pollers.Claimed, *, poll_id: str) -> 
         if problem is None and not listing.ids and live and not listing.confirmed:
             problem = f"the listing is empty while {len(live)} record(s) are known"
         if problem is not None:
+            if claimed.next_reconcile_at is None:
+                await versions.remember(conn, claimed.id, _baseline(listing.ids, known))
+            retry_at = schedule.reconcile_retry(
+                started,
+                due_since=claimed.next_reconcile_at,
+                retry_seconds=deps.settings.reconcile_retry_seconds,
+                interval_seconds=ctx.interval_seconds,
+            )
+            planned = row.next_run_at
             await pollers.finish(
                 conn,
                 claimed.id,
                 owner=claimed.lease_owner,
                 now=dt.datetime.now(dt.UTC),
+                next_run_at=retry_at if planned is None or retry_at < planned else planned,
                 last_error=f"deletes not reconciled: {problem}",
             )
             return problem, [], []
@@ -111,11 +126,7 @@ async def run(deps: context.Deps, claimed: pollers.Claimed, *, poll_id: str) -> 
         # the claim's snapshot, not the row now: a reconciliation asked for while this one ran
         # must not make this first one forget to learn the ids it listed
         if claimed.next_reconcile_at is None:
-            remembered.update(
-                (object_id, versions.Version(None, detect.LISTED_ONLY))
-                for object_id in listing.ids
-                if object_id not in known
-            )
+            remembered.update(_baseline(listing.ids, known))
         event_ids = await events.insert(
             conn,
             instance_id=claimed.instance_id,
@@ -158,29 +169,42 @@ async def run(deps: context.Deps, claimed: pollers.Claimed, *, poll_id: str) -> 
     return len(event_ids)
 
 
+def _baseline(
+    listed: frozenset[str], known: dict[str, versions.Version]
+) -> dict[str, versions.Version]:
+    return {
+        object_id: versions.Version(None, detect.LISTED_ONLY)
+        for object_id in listed
+        if object_id not in known
+    }
+
+
 async def list_ids(client: acton.ActonClient, url: str, id_field: str) -> Listing:
     """Every id of an ids-only listing, checked against the sizes its parent collection reports.
 
     Provider failures propagate; a listing that shifted or looks truncated comes back with its
-    ``problem``.
+    ``problem`` and the ids it listed all the same (pages that shifted are read on, every target
+    is listed).
     """
     targets = await fanout.targets(client, url)
     before = await _sizes(client, targets)
     ids: set[str] = set()
     counts: dict[str, int] = {}
+    shifted: list[str] = []
     for target in targets:
-        try:
-            found = await _target_ids(client, target.url, id_field)
-        except errors.ConflictError:
-            return Listing(frozenset(), f"the pages of {target.url} shifted while it was listed")
+        found, moved = await _target_ids(client, target.url, id_field)
         ids.update(found)
         counts[target.url] = len(found)
+        if moved:
+            shifted.append(target.url)
+    if shifted:
+        return Listing(frozenset(ids), f"the pages of {shifted[0]} shifted while it was listed")
     after = await _sizes(client, targets)
     for target_url, size in before.items():
         listed = counts.get(target_url, 0)
         if after.get(target_url) != size or listed != size:
             return Listing(
-                frozenset(),
+                frozenset(ids),
                 f"{target_url} listed {listed} id(s) but its collection counted {size} before "
                 f"and {after.get(target_url)} after",
             )
@@ -188,19 +212,28 @@ async def list_ids(client: acton.ActonClient, url: str, id_field: str) -> Listin
     return Listing(frozenset(ids), confirmed=confirmed)
 
 
-async def _target_ids(client: acton.ActonClient, url: str, id_field: str) -> list[str]:
+async def _target_ids(client: acton.ActonClient, url: str, id_field: str) -> tuple[list[str], bool]:
+    """The ids listed, and whether the pages shifted (then read on, past the shift)."""
     found: list[str] = []
+    shifted = False
     token: str | None = None
     number = 0
     while True:
         number += 1
-        page = await hub.fetch(client, url, page_size=PAGE_SIZE, page_token=token)
+        try:
+            page = await hub.fetch(
+                client, url, page_size=PAGE_SIZE, page_token=token, read_past_shift=True
+            )
+        except hub.PagesShifted as shift:
+            shifted, page = True, shift.page
+        except errors.ConflictError:
+            return found, True
         for index, record in enumerate(page.records, start=1):
             where = f"record {index} of page {number} of {url}"
             found.append(records.read_id(record, id_field, where=where))
         token = page.next_token
         if token is None:
-            return found
+            return found, shifted
 
 
 async def _sizes(client: acton.ActonClient, targets: Sequence[fanout.Target]) -> dict[str, int]:

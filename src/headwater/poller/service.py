@@ -80,6 +80,7 @@ async def poll_once(
         cursor_ms,
         poll_delay_seconds=resource.poll_delay,
         overlap_seconds=deps.settings.poll_overlap_seconds,
+        start_ms=claimed.start_ms,
     )
     client = context.client(deps, ctx.instance)
     url = variables.expand(resource.url, dates.from_ms(start_ms))
@@ -109,6 +110,7 @@ async def poll_once(
             known,
             cursor=dates.from_ms(cursor_ms),
             tolerance_seconds=resource.created_check_tolerance,
+            start=None if claimed.start_ms is None else dates.from_ms(claimed.start_ms),
         )
         event_ids = await events.insert(
             conn,

@@ -50,6 +50,7 @@ class Claimed:
     next_reconcile_at: dt.datetime | None
     consecutive_failures: int
     lease_owner: str
+    start_ms: int | None = None  # the poller's start (see :func:`sync`); None: not kept
 
 
 def _ms(when: dt.datetime) -> int:
@@ -66,14 +67,17 @@ async def sync(
     resources: Mapping[str, config.Resource],
     active: bool,
     now: dt.datetime,
+    overlap_ms: int = 0,
 ) -> None:
     """Bring an instance's poller rows in line with its resources, inside the caller's transaction.
 
-    Creates missing rows (due now when ``active``; cursor at ``backfill_from_ms`` or ``now``),
-    deletes the rows of removed resources, restarts a resource whose query fingerprint changed
-    (cursor at ``now``, versions forgotten, due at once) and keeps the others. Inactive rows get
-    no next run; rows that become active are due at once, and one that never ran starts its
-    cursor then.
+    A poller *starts* at ``backfill_from_ms`` when its resource gives one, else at ``now`` minus
+    ``overlap_ms`` (the poll overlap: what changed that shortly before is reported, as a clock
+    a little behind ours would stamp it); its start and its first cursor are that time.
+    Creates missing rows (due now when ``active``, started), deletes the rows of removed
+    resources, restarts a resource whose query fingerprint changed (started again at ``now``
+    minus ``overlap_ms``, versions forgotten, due at once) and keeps the others. Inactive rows get
+    no next run; rows that become active are due at once, and one that never ran starts then.
     Pollers that disabled themselves after failing are resumed; paused ones stay paused.
     """
     # the rows first, in id order, before their versions (the lock order of storage.db)
@@ -85,9 +89,9 @@ async def sync(
     if gone:
         await conn.execute(sa.delete(_v).where(_v.c.poller_id.in_(gone)))
         await conn.execute(sa.delete(_p).where(_p.c.id.in_(gone)))
-    now_ms = _ms(now)
+    fresh_ms = _ms(now) - max(0, overlap_ms)  # where a poller starting now starts
     for name, resource in resources.items():
-        start_ms = resource.backfill_from_ms if resource.backfill_from_ms is not None else now_ms
+        start_ms = resource.backfill_from_ms if resource.backfill_from_ms is not None else fresh_ms
         row = rows.get(name)
         if row is None:
             await conn.execute(
@@ -98,6 +102,7 @@ async def sync(
                     disabled_reason=None,
                     query_fingerprint=resource.fingerprint(),
                     cursor_ms=start_ms,
+                    start_ms=start_ms,
                     next_run_at=now if active else None,
                     last_run_at=None,
                     next_reconcile_at=None,
@@ -113,7 +118,8 @@ async def sync(
             await conn.execute(sa.delete(_v).where(_v.c.poller_id == row.id))
             values.update(
                 query_fingerprint=resource.fingerprint(),
-                cursor_ms=now_ms,
+                cursor_ms=fresh_ms,
+                start_ms=fresh_ms,
                 next_reconcile_at=None,
                 last_event_count=None,
                 last_error=None,
@@ -127,7 +133,7 @@ async def sync(
             if row.next_run_at is None:
                 values["next_run_at"] = now
                 if row.last_run_at is None and "cursor_ms" not in values:
-                    values["cursor_ms"] = start_ms
+                    values.update(cursor_ms=start_ms, start_ms=start_ms)
             if not row.enabled and row.disabled_reason != PAUSED:
                 values.update(
                     enabled=True, disabled_reason=None, consecutive_failures=0, next_run_at=now
@@ -236,6 +242,7 @@ async def claim(
             _p.c.resource,
             _p.c.query_fingerprint,
             _p.c.cursor_ms,
+            _p.c.start_ms,
             due_at,
             _p.c.last_run_at,
             _p.c.next_reconcile_at,
@@ -250,6 +257,7 @@ async def claim(
             resource=row.resource,
             query_fingerprint=row.query_fingerprint,
             cursor_ms=row.cursor_ms,
+            start_ms=row.start_ms,
             due_at=row.next_run_at,
             last_run_at=row.last_run_at,
             next_reconcile_at=row.next_reconcile_at,

@@ -129,6 +129,9 @@ pollers = sa.Table(
     # fingerprint of the resource's query; a change restarts the cursor
     sa.Column("query_fingerprint", sa.String(64), nullable=False),
     sa.Column("cursor_ms", sa.BigInteger, nullable=True),
+    # the poller's start (provider epoch ms): no poll reads before it, and a record created
+    # before it is never CREATED; None on pollers that started before it was kept
+    sa.Column("start_ms", sa.BigInteger, nullable=True),
     sa.Column("next_run_at", Time, nullable=True),
     sa.Column("last_run_at", Time, nullable=True),
     sa.Column("next_reconcile_at", Time, nullable=True),
