@@ -50,3 +50,14 @@ DELIVERY_OLDEST_UNDELIVERED_SECONDS = Gauge(
     "headwater_delivery_oldest_undelivered_seconds",
     "Age of the oldest notification not yet delivered (0 when none).",
 )
+
+# -- the HTTP edge ---------------------------------------------------------------------------------
+AUTH_FAILURES = Counter(
+    "headwater_auth_failures_total",
+    "Failed authentications (401) on authenticated routes.",
+)
+AUTH_REFUSALS = Counter(
+    "headwater_auth_refusals_total",
+    "Requests refused with 429 because their client address failed to authenticate too often "
+    "(counted per process).",
+)
