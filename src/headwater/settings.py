@@ -40,6 +40,7 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     auth_failure_limit: int = 20
     auth_failure_window_seconds: float = 60.0
+    ready_timeout_seconds: float = 5.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -68,6 +69,7 @@ _FIELDS = {
     "HEADWATER_MAX_BODY_BYTES": ("max_body_bytes", int),
     "HEADWATER_AUTH_FAILURE_LIMIT": ("auth_failure_limit", int),
     "HEADWATER_AUTH_FAILURE_WINDOW_SECONDS": ("auth_failure_window_seconds", float),
+    "HEADWATER_READY_TIMEOUT_SECONDS": ("ready_timeout_seconds", float),
 }
 
 _TRUE = {"1", "true", "yes", "on"}
