@@ -215,3 +215,23 @@ async def test_json_text_nested_too_deep_in_a_configuration_value_is_400_naming_
     assert reply.status == 400, reply.text[:300]
     fields = {e["field"]: e["problem"] for e in reply.json["errors"]}
     assert json_depth.problem() in fields[f"configuration.{key}"]
+
+
+async def test_a_client_that_sends_its_whole_big_body_anyway_gets_413(api: RunningApi) -> None:
+    auth = await api.create_user()
+
+    async def twenty_megabytes() -> AsyncIterator[bytes]:
+        yield b'{"name": "'
+        for _ in range(20 * 1024 * 1024 // CHUNK):
+            yield b"x" * CHUNK
+        yield b'"}'
+
+    reply = await api.call(
+        "POST",
+        "instances",
+        auth=auth,
+        data=twenty_megabytes(),
+        headers={"Content-Type": "application/json"},
+    )
+    _assert_too_large(reply.status, reply.json)
+    assert (await api.call("GET", "instances", auth=auth)).status == 200  # the server is fine
