@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from typing import Annotated, cast
+from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
@@ -80,6 +80,9 @@ async def authenticate(c: Container, credentials: Credentials) -> tenants.Princi
         )
 
 
+_PRINCIPAL = "principal"  # the request state's key for the authenticated caller
+
+
 class Gate:
     """Authenticates a request once, and refuses an address that failed too often (429).
 
@@ -122,12 +125,13 @@ class Gate:
         self.failures.failed(_address(scope), self.clock())
 
 
-_PRINCIPAL = "principal"
-
-
 def gate(request: Request) -> Gate:
-    """The app's gate (``create_app`` puts it on the app's state)."""
-    return cast(Gate, request.app.state.auth_gate)
+    """The app's one gate (``create_app`` puts it on the app's state; made here if not)."""
+    state = request.app.state
+    found = getattr(state, "auth_gate", None)
+    if not isinstance(found, Gate):
+        found = state.auth_gate = Gate(deps.container(request))
+    return found
 
 
 def _address(scope: Scope) -> str:
@@ -154,6 +158,7 @@ async def principal(
     request: Request, creds: Annotated[Credentials, Depends(credentials)]
 ) -> tenants.Principal:
     """The calling user and organization (platform routes)."""
+    # ``creds`` is what marks the route as needing credentials (see ``auth_first``)
     return await gate(request).principal(request.scope)
 
 
