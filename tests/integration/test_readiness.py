@@ -124,3 +124,20 @@ async def test_a_database_that_never_answers_is_503_within_the_deadline(api: Run
     for status, body, _ in answers:
         assert status == 503
         assert body == {"status": "unavailable", "database": "unreachable"}
+
+
+async def test_authentication_with_the_database_down_is_503_without_its_error_text(
+    api: RunningApi,
+) -> None:
+    auth = await api.create_user()
+    with _closed_port() as port:
+        engine = db.make_engine(f"postgresql://postgres@127.0.0.1:{port}/headwater")
+        async with _pointed_at(api, engine):
+            posted = await api.call("POST", "instances", auth=auth, json={"name": "x"})
+            listed = await api.call("GET", "instances", auth=auth)
+    for reply in (posted, listed):
+        assert reply.status == 503, reply.text
+        assert reply.json["message"] == "The database is unavailable; try again shortly."
+        for secret in ("127.0.0.1", str(port), "refused", "Errno"):
+            assert secret not in reply.text
+    assert (await api.call("GET", "instances", auth=auth)).status == 200
