@@ -4,6 +4,7 @@
     ├── ConfigurationError        settings or server configuration is unusable
     ├── InputError                a request is wrong; carries ``problems`` [(field, problem)]  → 400
     ├── AuthenticationError       missing or wrong credentials                               → 401
+    ├── TooManyFailures           an address failed to authenticate too often                → 429
     ├── NotFoundError             no such thing visible to the caller                        → 404
     ├── ConflictError             the request clashes with the current state                 → 409
     ├── ProviderError             the provider (e.g. Act-On) answered or failed
@@ -56,6 +57,16 @@ class AuthenticationError(HeadwaterError):
     """Missing or invalid credentials."""
 
     status = 401
+
+
+class TooManyFailures(HeadwaterError):
+    """Too many failed authentications from this address; try again later."""
+
+    status = 429
+
+    def __init__(self, message: str | None = None, *, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
 
 
 class NotFoundError(HeadwaterError):

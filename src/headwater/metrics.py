@@ -58,3 +58,14 @@ TRANSACTION_RETRIES = Counter(
     "Transactions PostgreSQL aborted and that ran again, by reason: deadlock, serialization.",
     ["reason"],
 )
+
+# -- the HTTP edge ---------------------------------------------------------------------------------
+AUTH_FAILURES = Counter(
+    "headwater_auth_failures_total",
+    "Failed authentications (401) on authenticated routes.",
+)
+AUTH_REFUSALS = Counter(
+    "headwater_auth_refusals_total",
+    "Requests refused with 429 because their client address failed to authenticate too often "
+    "(counted per process).",
+)

@@ -39,6 +39,10 @@ class Settings:
     token_refresh_margin_seconds: float = 300.0
     acton_rate_per_second: float = 5.0
     tick_seconds: float = 0.25
+    max_body_bytes: int = 1024 * 1024
+    auth_failure_limit: int = 20
+    auth_failure_window_seconds: float = 60.0
+    ready_timeout_seconds: float = 5.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -65,6 +69,10 @@ _FIELDS = {
     "HEADWATER_TOKEN_REFRESH_MARGIN_SECONDS": ("token_refresh_margin_seconds", float),
     "HEADWATER_ACTON_RATE_PER_SECOND": ("acton_rate_per_second", float),
     "HEADWATER_TICK_SECONDS": ("tick_seconds", float),
+    "HEADWATER_MAX_BODY_BYTES": ("max_body_bytes", int),
+    "HEADWATER_AUTH_FAILURE_LIMIT": ("auth_failure_limit", int),
+    "HEADWATER_AUTH_FAILURE_WINDOW_SECONDS": ("auth_failure_window_seconds", float),
+    "HEADWATER_READY_TIMEOUT_SECONDS": ("ready_timeout_seconds", float),
 }
 
 _TRUE = {"1", "true", "yes", "on"}

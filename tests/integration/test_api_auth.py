@@ -1,4 +1,5 @@
-"""Authorization on the wire (401 naming the fault) and tenant isolation (404, never 403)."""
+"""Authorization on the wire (401 naming a malformed header's fault, one answer for any wrong
+secret) and tenant isolation (404, never 403)."""
 
 from __future__ import annotations
 
@@ -23,11 +24,11 @@ def _parts(header: str) -> tuple[str, str]:
         (lambda u, o, u2, o2: None, "missing"),
         (lambda u, o, u2, o2: f"User {u}", "lacks the Organization secret"),
         (lambda u, o, u2, o2: f"Organization {o}", "lacks the User secret"),
-        (lambda u, o, u2, o2: f"Bearer {u}", "unknown part"),
+        (lambda u, o, u2, o2: f"Bearer {u}", "not User, Organization or Element"),
         (lambda u, o, u2, o2: f"User {u}, Organization {o}, User {u}", "twice"),
-        (lambda u, o, u2, o2: f"User wrong, Organization {o}", "User secret is not valid"),
-        (lambda u, o, u2, o2: f"User {u}, Organization wrong", "Organization secret is not valid"),
-        (lambda u, o, u2, o2: f"User {u2}, Organization {o}", "does not belong"),
+        (lambda u, o, u2, o2: f"User wrong, Organization {o}", "credentials are not valid"),
+        (lambda u, o, u2, o2: f"User {u}, Organization wrong", "credentials are not valid"),
+        (lambda u, o, u2, o2: f"User {u2}, Organization {o}", "credentials are not valid"),
     ],
     ids=["none", "no-org", "no-user", "bearer", "twice", "bad-user", "bad-org", "other-org-user"],
 )
@@ -42,6 +43,41 @@ async def test_bad_authorization_is_401_saying_why(
     assert reply.status == 401, reply.text
     assert says in reply.json["message"]
     assert reply.json["requestId"].startswith("req_")
+    assert user not in reply.text and org not in reply.text
+
+
+async def test_a_wrong_user_or_organization_secret_gets_the_same_401(api: RunningApi) -> None:
+    user, org = _parts(await api.create_user("A"))
+    user2, org2 = _parts(await api.create_user("B"))
+    answers = []
+    for header in [
+        f"User {user}, Organization wrong-{org}",
+        f"User wrong-{user}, Organization {org}",
+        f"User wrong-{user}, Organization wrong-{org}",
+        f"User {user2}, Organization {org}",
+        f"User {user}, Organization {org2}",
+    ]:
+        reply = await api.call("GET", "instances", auth=header)
+        assert reply.status == 401, reply.text
+        body = reply.json
+        assert body.pop("requestId").startswith("req_")
+        answers.append((body, reply.headers.get("WWW-Authenticate")))
+    assert all(answer == answers[0] for answer in answers), answers
+
+
+async def test_no_part_of_a_malformed_header_is_echoed(api: RunningApi) -> None:
+    user, org = _parts(await api.create_user("A"))
+    for header in [
+        f"Bearer {user}",
+        f"User {user}, Organization {org}, Account sneaky-{user}",
+        f"User {user} {org}, Organization {org}",
+        "Basic PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+    ]:
+        reply = await api.call("GET", "instances", auth=header)
+        assert reply.status == 401, reply.text
+        for word in header.replace(",", " ").split():
+            if word not in {"User", "Organization"}:
+                assert word not in reply.text, (word, reply.text)
 
 
 async def test_other_organizations_instances_are_404(api: RunningApi) -> None:

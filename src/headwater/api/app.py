@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from headwater import __version__
+from headwater.api import auth, auth_first, body
 from headwater.bootstrap import Container
 from headwater.errors import HeadwaterError, InputError, ProviderError, StorageError
 
@@ -59,6 +60,10 @@ def create_app(container: Container) -> FastAPI:
     app.add_exception_handler(HeadwaterError, _headwater_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    app.state.auth_gate = auth.Gate(container)
+    # the last added is the outermost; a route reading its body goes through auth_first, then body
+    app.add_middleware(auth_first.AuthFirstMiddleware, gate=app.state.auth_gate)
+    app.add_middleware(body.BodyLimitMiddleware, max_bytes=container.settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     return app
 

@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Protocol
 
-from headwater.domain import callbacks, checks, paths, retry
+from headwater.domain import callbacks, checks, json_depth, paths, retry
 from headwater.domain import resources as _resources
 from headwater.errors import InputError
 
@@ -190,6 +190,8 @@ def _schedule(value: object, name: str, problems: checks.Problems) -> list[float
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
+            if json_depth.too_deep(text):
+                raise checks.Invalid(f"is not acceptable: {json_depth.problem()}")
             try:
                 parsed = json.loads(text)
             except ValueError:

@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 
-from headwater.domain import checks, dates, paths, variables, zones
+from headwater.domain import checks, dates, json_depth, paths, variables, zones
 
 KEY = "event.poller.configuration"
 MAX_PAGE_SIZE = 1000
@@ -135,6 +135,8 @@ def _optional(value: object) -> str | None:
 def check(value: object, name: str, problems: checks.Problems) -> dict[str, object]:
     """The checker of ``event.poller.configuration`` (an object, or that object as JSON text)."""
     if isinstance(value, str):
+        if json_depth.too_deep(value):
+            raise checks.Invalid(f"is not acceptable: {json_depth.problem()}")
         try:
             value = json.loads(value)
         except json.JSONDecodeError as exc:

@@ -14,6 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from headwater.errors import AuthenticationError
 from headwater.storage import tables
 
+INVALID_CREDENTIALS = (
+    "The credentials are not valid: the User and Organization secrets must be those of one user"
+    " and its organization."
+)
+
 
 @dataclasses.dataclass(frozen=True)
 class Principal:
@@ -68,7 +73,11 @@ async def add_user(
 
 
 async def authenticate(conn: AsyncConnection, *, user_secret: str, org_secret: str) -> Principal:
-    """The principal holding both secrets; AuthenticationError saying which part is wrong."""
+    """The principal holding both secrets.
+
+    AuthenticationError, with one message whichever part is wrong, so that a caller cannot tell a
+    valid secret from an invalid one.
+    """
     org_hash, user_hash = hash_secret(org_secret), hash_secret(user_secret)
     org = (
         await conn.execute(
@@ -87,11 +96,6 @@ async def authenticate(conn: AsyncConnection, *, user_secret: str, org_secret: s
     # the lookups go by hash; comparing the hashes again keeps the check constant-time
     org_ok = org is not None and hmac.compare_digest(org.secret_hash, org_hash)
     user_ok = user is not None and hmac.compare_digest(user.secret_hash, user_hash)
-    if not org_ok:
-        raise AuthenticationError("The Organization secret is not valid.")
-    if not user_ok:
-        raise AuthenticationError("The User secret is not valid.")
-    assert org is not None and user is not None
-    if user.organization_id != org.id:
-        raise AuthenticationError("The user does not belong to this organization.")
+    if not (org_ok and user_ok) or org is None or user is None or user.organization_id != org.id:
+        raise AuthenticationError(INVALID_CREDENTIALS)
     return Principal(organization_id=org.id, user_id=user.id)
