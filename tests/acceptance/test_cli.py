@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import headwater
+from tests import databases
 from tests.api_fixtures import CALLBACK_URL, docs_configuration
 from tests.sandbox_fixtures import ActonSandbox
 
@@ -203,3 +204,11 @@ def test_postgresql_without_a_key_refuses_to_start(db_url: str, tmp_path: Path) 
     result = _run(["serve", "--port", str(_free_port())], env, tmp_path)
     assert result.returncode == 1
     _one_line_failure(result, "HEADWATER_SECRET_KEY is required")
+
+
+@pytest.mark.parametrize("db_kind", ["postgresql"], indirect=True)
+def test_a_missing_postgresql_database_is_one_line(db_kind: str, tmp_path: Path) -> None:
+    url = f"{databases.PG_BASE}/hw_no_such_database"
+    env = _env(tmp_path, HEADWATER_DATABASE_URL=url, HEADWATER_SECRET_KEY="a" * 32)
+    for command in (["db", "upgrade"], ["serve", "--port", "0"]):
+        _one_line_failure(_run(command, env, tmp_path), '"hw_no_such_database" does not exist')
