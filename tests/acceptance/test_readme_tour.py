@@ -1,6 +1,7 @@
 """README.md's tour, run as a reader runs it, so that the README cannot drift from the server.
 
-The tour is every ``sh`` block from the ``<!-- tour -->`` marker to the next ``## `` heading.
+The tour is every ``sh`` block after the ``<!-- tour -->`` marker (to the end of the file, or to a
+``<!-- /tour -->`` marker when there is one), so that calls added anywhere below are run too.
 Each command runs with bash, in order, in one folder, its shell variables and functions carried
 to the next command. ``headwater sandbox acton``, ``headwater receiver`` and ``headwater serve``
 run in the background, as in their own terminals. Only the tour's ports are replaced, by free
@@ -26,6 +27,7 @@ import pytest
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 MARKER = "<!-- tour -->"
+END_MARKER = "<!-- /tour -->"
 TOUR_PORTS = ("8000", "8100", "8200")
 EXPECT = "# →"
 EVENTUALLY = "(within a few seconds)"
@@ -97,8 +99,9 @@ def tour(text: str, ports: dict[str, int]) -> list[Step]:
     lines = text.splitlines()
     assert lines.count(MARKER) == 1, f"README.md needs one {MARKER} line before the tour"
     index = lines.index(MARKER) + 1
+    end_of_tour = lines.index(END_MARKER) if END_MARKER in lines else len(lines)
     steps: list[Step] = []
-    while index < len(lines) and not lines[index].startswith("## "):
+    while index < end_of_tour:
         if lines[index].strip() == "```sh":
             end = lines.index("```", index + 1)
             steps += _block_steps(lines[index + 1 : end], index + 2)
