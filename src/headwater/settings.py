@@ -155,12 +155,12 @@ _PARSERS: dict[str, Callable[[str, str], object]] = {
 
 def from_env(environ: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from ``environ`` (default ``os.environ``); bad values raise, naming the
-    variable. An empty variable counts as unset."""
+    variable. An empty (or blank) variable counts as unset."""
     env = os.environ if environ is None else environ
     values: dict[str, object] = {}
     for row in _FIELDS:
         raw = env.get(row.name)
-        if raw is None or raw == "":
+        if raw is None or not raw.strip():
             continue
         values[row.field] = _PARSERS[row.kind](row.name, raw)
     if "data_dir" in values and "database_url" not in values:

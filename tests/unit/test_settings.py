@@ -53,9 +53,10 @@ def test_each_row_is_read_from_the_environment() -> None:
 
 def test_defaults_and_the_data_folder() -> None:
     assert settings.from_env({}) == settings.Settings()
-    moved = settings.from_env({"HEADWATER_DATA_DIR": "/srv/hw", "HEADWATER_SECRET_KEY": ""})
+    blank = {"HEADWATER_SECRET_KEY": "", "HEADWATER_ALLOW_PRIVATE_CALLBACKS": " "}
+    moved = settings.from_env({"HEADWATER_DATA_DIR": "/srv/hw", **blank})
     assert moved.database_url == "sqlite:////srv/hw/headwater.db"
-    assert moved.secret_key is None
+    assert moved.secret_key is None and moved.allow_private_callbacks is False
 
 
 @pytest.mark.parametrize(
