@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from headwater import __version__
+
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
@@ -15,6 +17,29 @@ sandbox_app = typer.Typer(no_args_is_help=True, help="Local stand-ins for provid
 app.add_typer(users_app, name="users")
 app.add_typer(db_app, name="db")
 app.add_typer(sandbox_app, name="sandbox")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"headwater {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """Headwater: polls SaaS APIs and delivers their changes as signed, durable webhooks."""
+
+
+@app.command("settings")
+def show_settings() -> None:
+    """Print every HEADWATER_* setting with its default and meaning, as a Markdown table."""
+    from headwater import settings
+
+    typer.echo(settings.markdown_table(), nl=False)
 
 
 @app.command()

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import errno
 import json
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -15,7 +17,7 @@ from typing import Any, TypeVar
 import uvicorn
 
 from headwater import bootstrap, settings
-from headwater.errors import HeadwaterError
+from headwater.errors import ConfigurationError, HeadwaterError
 from headwater.storage import db, migrate, tenants
 
 log = logging.getLogger("headwater")
@@ -34,7 +36,9 @@ def _run(command: Callable[[settings.Settings], Coroutine[Any, Any, T]]) -> T:
     """Run a command with the environment's settings; a HeadwaterError is printed (without a
     traceback) and exits with status 1."""
     try:
-        return asyncio.run(command(settings.from_env()))
+        config = settings.from_env()
+        db.async_url(config.database_url)  # an unsupported URL fails here, before anything starts
+        return asyncio.run(command(config))
     except HeadwaterError as error:
         print(f"headwater: {error.message}", file=sys.stderr)
         raise SystemExit(1) from None
@@ -68,7 +72,32 @@ def serve(*, host: str, port: int, workers: bool) -> None:
     _run(lambda config: _serve(config, host=host, port=port, workers=workers))
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before anything else starts so that a taken port fails fast."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise ConfigurationError(
+                f"port {port} on {host} is already in use; stop what runs there or pick "
+                "another with --port"
+            ) from None
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    return sock
+
+
 async def _serve(config: settings.Settings, *, host: str, port: int, workers: bool) -> None:
+    with _listen(host, port) as sock:
+        await _serve_on(sock, config, host=host, port=port, workers=workers)
+
+
+async def _serve_on(
+    sock: socket.socket, config: settings.Settings, *, host: str, port: int, workers: bool
+) -> None:
     from headwater.api import app as api_app
 
     await _prepare(config)
@@ -108,7 +137,7 @@ async def _serve(config: settings.Settings, *, host: str, port: int, workers: bo
             "on" if container.loops else "off",
         )
         try:
-            await server.serve()
+            await server.serve(sockets=[sock])
         finally:
             stop.set()
             await loops

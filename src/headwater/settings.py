@@ -1,10 +1,17 @@
-"""Settings, read once from ``HEADWATER_*`` environment variables."""
+"""Settings, read once from ``HEADWATER_*`` environment variables.
+
+``_FIELDS`` is the one table of them: each row names the variable, the ``Settings`` field it
+sets, the kind of value it takes and what it means. :func:`from_env` parses the environment with
+it and :func:`markdown_table` renders it for README.md (``headwater settings`` prints it). A new
+setting is a ``Settings`` field with its default plus one row.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from headwater.domain import retry
@@ -49,60 +56,135 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
 
-_FIELDS = {
-    "HEADWATER_DATABASE_URL": ("database_url", str),
-    "HEADWATER_DATA_DIR": ("data_dir", Path),
-    "HEADWATER_SECRET_KEY": ("secret_key", str),
-    "HEADWATER_ACTON_BASE_URL": ("acton_base_url", str),
-    "HEADWATER_MIN_REFRESH_SECONDS": ("min_refresh_seconds", float),
-    "HEADWATER_RETENTION_DAYS": ("retention_days", float),
-    "HEADWATER_POLL_OVERLAP_SECONDS": ("poll_overlap_seconds", float),
-    "HEADWATER_POLL_LEASE_SECONDS": ("poll_lease_seconds", float),
-    "HEADWATER_POLL_CONCURRENCY": ("poll_concurrency", int),
-    "HEADWATER_POLLER_FAILURE_LIMIT": ("poller_failure_limit", int),
-    "HEADWATER_RECONCILE_INTERVAL_SECONDS": ("reconcile_interval_seconds", float),
-    "HEADWATER_RECONCILE_RETRY_SECONDS": ("reconcile_retry_seconds", float),
-    "HEADWATER_DELIVERY_LEASE_SECONDS": ("delivery_lease_seconds", float),
-    "HEADWATER_DELIVERY_CONCURRENCY": ("delivery_concurrency", int),
-    "HEADWATER_DELIVERY_TIMEOUT_SECONDS": ("delivery_timeout_seconds", float),
-    "HEADWATER_PROVIDER_TIMEOUT_SECONDS": ("provider_timeout_seconds", float),
-    "HEADWATER_TOKEN_REFRESH_MARGIN_SECONDS": ("token_refresh_margin_seconds", float),
-    "HEADWATER_ACTON_RATE_PER_SECOND": ("acton_rate_per_second", float),
-    "HEADWATER_TICK_SECONDS": ("tick_seconds", float),
-    "HEADWATER_MAX_BODY_BYTES": ("max_body_bytes", int),
-    "HEADWATER_AUTH_FAILURE_LIMIT": ("auth_failure_limit", int),
-    "HEADWATER_AUTH_FAILURE_WINDOW_SECONDS": ("auth_failure_window_seconds", float),
-    "HEADWATER_READY_TIMEOUT_SECONDS": ("ready_timeout_seconds", float),
-}
+@dataclasses.dataclass(frozen=True)
+class Variable:
+    """One row of the settings table."""
+
+    name: str
+    field: str
+    kind: str  # a key of _PARSERS; also the "value" column of the rendered table
+    meaning: str
+
+
+TEXT, PATH, BOOLEAN, SECONDS_LIST = "text", "path", "boolean", "list of seconds"
+NUMBER, POSITIVE, COUNT = "number ≥ 0", "number > 0", "integer ≥ 1"
+WHOLE = "integer ≥ 0"
+
+_FIELDS: tuple[Variable, ...] = (
+    Variable("HEADWATER_DATABASE_URL", "database_url", TEXT,
+             "`sqlite:///path` or `postgresql://user@host/db` (many processes share one "
+             "PostgreSQL); default: `headwater.db` in the data folder"),
+    Variable("HEADWATER_DATA_DIR", "data_dir", PATH,
+             "folder of the SQLite database and of the generated `.secret-key` file"),
+    Variable("HEADWATER_SECRET_KEY", "secret_key", TEXT,
+             "encrypts stored secrets; required with PostgreSQL (the same on every process); "
+             "on SQLite generated into `<data folder>/.secret-key` when absent"),
+    Variable("HEADWATER_ACTON_BASE_URL", "acton_base_url", TEXT,
+             "where Act-On is: its OAuth pages and API (the sandbox's URL to try it offline)"),
+    Variable("HEADWATER_MIN_REFRESH_SECONDS", "min_refresh_seconds", POSITIVE,
+             "the shortest `event.poller.refresh_interval` an instance may ask for"),
+    Variable("HEADWATER_ALLOW_PRIVATE_CALLBACKS", "allow_private_callbacks", BOOLEAN,
+             "allow callback URLs on private or loopback addresses (refused by default)"),
+    Variable("HEADWATER_RETRY_SCHEDULE", "retry_schedule", SECONDS_LIST,
+             "delays between delivery retries, e.g. `4,16,64`; after the last one the "
+             "subscription is deactivated and notifications queue"),
+    Variable("HEADWATER_RETENTION_DAYS", "retention_days", POSITIVE,
+             "events, notifications and attempts older than this are purged (queued ones kept)"),
+    Variable("HEADWATER_POLL_OVERLAP_SECONDS", "poll_overlap_seconds", NUMBER,
+             "how far each poll reaches back before the previous poll's cursor"),
+    Variable("HEADWATER_POLL_LEASE_SECONDS", "poll_lease_seconds", POSITIVE,
+             "how long a process holds a claimed poller before another may take it over"),
+    Variable("HEADWATER_POLL_CONCURRENCY", "poll_concurrency", COUNT,
+             "pollers one process runs at once"),
+    Variable("HEADWATER_POLLER_FAILURE_LIMIT", "poller_failure_limit", COUNT,
+             "consecutive failures after which a poller disables itself"),
+    Variable("HEADWATER_RECONCILE_INTERVAL_SECONDS", "reconcile_interval_seconds", POSITIVE,
+             "how often deletes are looked for, unless an instance sets "
+             "`event.poller.reconcile_interval`"),
+    Variable("HEADWATER_RECONCILE_RETRY_SECONDS", "reconcile_retry_seconds", POSITIVE,
+             "how soon a refused reconciliation (a listing that changed while it was read) is "
+             "tried again; later tries wait longer, never longer than the poll interval"),
+    Variable("HEADWATER_DELIVERY_LEASE_SECONDS", "delivery_lease_seconds", POSITIVE,
+             "how long a process holds a claimed delivery before another may take it over"),
+    Variable("HEADWATER_DELIVERY_CONCURRENCY", "delivery_concurrency", COUNT,
+             "notifications one process sends at once (at most one per instance)"),
+    Variable("HEADWATER_DELIVERY_TIMEOUT_SECONDS", "delivery_timeout_seconds", POSITIVE,
+             "how long a callback URL may take to answer a notification"),
+    Variable("HEADWATER_PROVIDER_TIMEOUT_SECONDS", "provider_timeout_seconds", POSITIVE,
+             "how long a provider (Act-On) may take to answer"),
+    Variable("HEADWATER_TOKEN_REFRESH_MARGIN_SECONDS", "token_refresh_margin_seconds", NUMBER,
+             "provider access tokens are refreshed this long before they expire"),
+    Variable("HEADWATER_ACTON_RATE_PER_SECOND", "acton_rate_per_second", POSITIVE,
+             "calls per second each Act-On instance makes at most"),
+    Variable("HEADWATER_TICK_SECONDS", "tick_seconds", POSITIVE,
+             "the longest the background loops sleep before looking for due work"),
+    Variable("HEADWATER_MAX_BODY_BYTES", "max_body_bytes", COUNT,
+             "the largest request body accepted, in bytes; a larger one gets 413"),
+    Variable("HEADWATER_AUTH_FAILURE_LIMIT", "auth_failure_limit", WHOLE,
+             "failed authentications one client address may make per window before it gets "
+             "429 (counted per process; 0 turns the limit off)"),
+    Variable("HEADWATER_AUTH_FAILURE_WINDOW_SECONDS", "auth_failure_window_seconds", POSITIVE,
+             "the sliding window of `HEADWATER_AUTH_FAILURE_LIMIT`"),
+    Variable("HEADWATER_READY_TIMEOUT_SECONDS", "ready_timeout_seconds", POSITIVE,
+             "how long `/readyz` waits for its test write to the database before answering 503"),
+)  # fmt: skip
 
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _number(name: str, raw: str, *, positive: bool = False) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a number") from None
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        bound = "greater than 0" if positive else "0 or more"
+        raise ConfigurationError(f"{name}={raw!r} must be a number {bound}")
+    return value
+
+
+def _count(name: str, raw: str, *, least: int = 1) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a whole number") from None
+    if value < least:
+        raise ConfigurationError(f"{name}={raw!r} must be {least} or more")
+    return value
+
+
+def _boolean(name: str, raw: str) -> bool:
+    text = raw.strip().lower()
+    if text not in _TRUE | _FALSE:
+        raise ConfigurationError(f"{name}={raw!r} is not a boolean (true or false)")
+    return text in _TRUE
+
+
+_PARSERS: dict[str, Callable[[str, str], object]] = {
+    TEXT: lambda name, raw: raw,
+    PATH: lambda name, raw: Path(raw),
+    BOOLEAN: _boolean,
+    SECONDS_LIST: lambda name, raw: parse_retry_schedule(raw, name),
+    NUMBER: _number,
+    POSITIVE: lambda name, raw: _number(name, raw, positive=True),
+    COUNT: _count,
+    WHOLE: lambda name, raw: _count(name, raw, least=0),
+}
 
 
 def from_env(environ: Mapping[str, str] | None = None) -> Settings:
-    """Read the settings from ``environ`` (default ``os.environ``); bad values raise."""
+    """Read the settings from ``environ`` (default ``os.environ``); bad values raise, naming the
+    variable. An empty (or blank) variable counts as unset."""
     env = os.environ if environ is None else environ
     values: dict[str, object] = {}
-    for name, (field, kind) in _FIELDS.items():
-        raw = env.get(name)
-        if raw is None or raw == "":
+    for row in _FIELDS:
+        raw = env.get(row.name)
+        if raw is None or not raw.strip():
             continue
-        try:
-            value = kind(raw)
-        except ValueError:
-            raise ConfigurationError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
-        values[field] = value
+        values[row.field] = _PARSERS[row.kind](row.name, raw)
     if "data_dir" in values and "database_url" not in values:
         values["database_url"] = f"sqlite:///{Path(str(values['data_dir'])) / 'headwater.db'}"
-    allow = env.get("HEADWATER_ALLOW_PRIVATE_CALLBACKS", "").strip().lower()
-    if allow not in _TRUE | _FALSE:
-        raise ConfigurationError(
-            f"HEADWATER_ALLOW_PRIVATE_CALLBACKS={allow!r} is not a boolean (true or false)"
-        )
-    values["allow_private_callbacks"] = allow in _TRUE
-    schedule = env.get("HEADWATER_RETRY_SCHEDULE")
-    if schedule:
-        values["retry_schedule"] = parse_retry_schedule(schedule, "HEADWATER_RETRY_SCHEDULE")
     return Settings(**values)  # type: ignore[arg-type]
 
 
@@ -118,3 +200,30 @@ def parse_retry_schedule(text: str, name: str) -> tuple[float, ...]:
     if problem is not None:
         raise ConfigurationError(f"{name}={text!r} {problem}")
     return delays
+
+
+def variables() -> tuple[Variable, ...]:
+    """The rows of the settings table, in order."""
+    return _FIELDS
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple):
+        return ",".join(_shown(item) for item in value)
+    return str(value)
+
+
+def markdown_table() -> str:
+    """The settings table as Markdown: variable, default, value, meaning (README.md holds a
+    copy, and a test keeps the two equal)."""
+    defaults = Settings()
+    lines = ["| variable | default | value | meaning |", "| --- | --- | --- | --- |"]
+    for row in _FIELDS:
+        value = getattr(defaults, row.field)
+        default = "none" if value is None else f"`{_shown(value)}`"
+        lines.append(f"| `{row.name}` | {default} | {row.kind} | {row.meaning} |")
+    return "\n".join(lines) + "\n"

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+import headwater
+from tests import databases
 from tests.api_fixtures import CALLBACK_URL, docs_configuration
 from tests.sandbox_fixtures import ActonSandbox
 
@@ -79,11 +81,62 @@ def test_db_upgrade(db_url: str, tmp_path: Path) -> None:
     assert "revision" in result.stdout
 
 
+def _one_line_failure(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    """A failed command says why on one line of stderr, with no traceback."""
+    assert result.returncode != 0, result.stdout
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_version(tmp_path: Path) -> None:
+    result = _run(["--version"], _env(tmp_path), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"headwater {headwater.__version__}"
+
+
 def test_bad_settings_exit_with_a_message(tmp_path: Path) -> None:
     env = _env(tmp_path, HEADWATER_DATABASE_URL="mysql://x/y")
     result = _run(["db", "upgrade"], env, tmp_path)
     assert result.returncode == 1
     assert "unsupported database URL" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [["serve", "--port", "0"], ["worker"], ["db", "upgrade"]])
+def test_an_unsupported_database_url_is_one_line(command: list[str], tmp_path: Path) -> None:
+    env = _env(tmp_path, HEADWATER_DATABASE_URL="mysql://user@127.0.0.1/headwater")
+    result = _run(command, env, tmp_path)
+    _one_line_failure(result, "unsupported database URL", "mysql://")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("HEADWATER_POLL_CONCURRENCY", "many", "is not a whole number"),
+        ("HEADWATER_MIN_REFRESH_SECONDS", "-5", "must be a number greater than 0"),
+        ("HEADWATER_TICK_SECONDS", "nan", "must be a number greater than 0"),
+        ("HEADWATER_ALLOW_PRIVATE_CALLBACKS", "maybe", "is not a boolean"),
+    ],
+)
+def test_a_bad_setting_is_one_line(name: str, value: str, problem: str, tmp_path: Path) -> None:
+    result = _run(["serve", "--port", "0"], _env(tmp_path, **{name: value}), tmp_path)
+    _one_line_failure(result, name, problem)
+
+
+def test_serve_on_a_taken_port_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _run(["serve", "--port", str(port)], _env(tmp_path), tmp_path)
+        _one_line_failure(result, f"port {port}", "already in use")
+        for command in (["sandbox", "acton"], ["receiver"]):
+            result = _run([*command, "--port", str(port)], _env(tmp_path), tmp_path)
+            _one_line_failure(result, f"127.0.0.1:{port}", "already in use")
+    # the port was refused before anything else started: no database was created
+    assert not (tmp_path / "data").exists()
 
 
 @pytest.fixture
@@ -165,4 +218,12 @@ def test_postgresql_without_a_key_refuses_to_start(db_url: str, tmp_path: Path) 
     env = _env(tmp_path, HEADWATER_DATABASE_URL=db_url)
     result = _run(["serve", "--port", str(_free_port())], env, tmp_path)
     assert result.returncode == 1
-    assert "HEADWATER_SECRET_KEY is required" in result.stderr
+    _one_line_failure(result, "HEADWATER_SECRET_KEY is required")
+
+
+@pytest.mark.parametrize("db_kind", ["postgresql"], indirect=True)
+def test_a_missing_postgresql_database_is_one_line(db_kind: str, tmp_path: Path) -> None:
+    url = f"{databases.PG_BASE}/hw_no_such_database"
+    env = _env(tmp_path, HEADWATER_DATABASE_URL=url, HEADWATER_SECRET_KEY="a" * 32)
+    for command in (["db", "upgrade"], ["serve", "--port", "0"]):
+        _one_line_failure(_run(command, env, tmp_path), '"hw_no_such_database" does not exist')

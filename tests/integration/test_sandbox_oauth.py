@@ -286,3 +286,30 @@ async def test_the_client_may_authenticate_with_http_basic(
         assert response.status == 200
     async with http.post(f"{acton_sandbox.url}/token", data=form, headers=basic("no")) as response:
         assert response.status == 401
+
+
+async def test_its_own_callback_page_shows_the_code_for_trying_the_flow_by_hand(
+    acton_sandbox: ActonSandbox, http: aiohttp.ClientSession
+) -> None:
+    callback = f"{acton_sandbox.url}/callback"
+    form = {
+        "client_id": acton_sandbox.client_id,
+        "redirect_uri": callback,
+        "state": "by-hand",
+        "decision": "approve",
+    }
+    # Approve, then follow the redirect as a browser (or curl -L) does
+    async with http.post(f"{acton_sandbox.url}/authorize", data=form) as shown:
+        assert shown.status == 200
+        assert shown.url.path == "/callback" and shown.url.query["state"] == "by-hand"
+        code = (await shown.text()).strip()
+    assert code == shown.url.query["code"]
+    status, body = await _token(
+        http, acton_sandbox, grant_type="authorization_code", code=code, redirect_uri=callback
+    )
+    assert status == 200 and body["access_token"]
+    async with http.post(
+        f"{acton_sandbox.url}/authorize", data={**form, "decision": "deny"}
+    ) as denied:
+        assert denied.status == 400
+        assert "access_denied" in await denied.text()

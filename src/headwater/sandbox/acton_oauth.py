@@ -11,6 +11,10 @@
   gets 401 ``{"error":"access_denied",…}``, a bad code, refresh token or password 403
   ``{"error":"invalid_grant",…}``, as Act-On does.
 
+- ``GET /callback`` stands in for a client's redirect target when trying the flow by hand: it
+  answers the ``code`` it was sent as plain text (or the ``error``, with 400), so a browser shows
+  it and ``curl -L`` prints it. It is not part of Act-On.
+
 Codes are single-use (spent even when refused), live ``code_ttl`` seconds and are bound to the
 ``redirect_uri`` they were issued for. Refresh tokens are single-use; with ``exclusive_refresh`` a
 new grant also kills the account's earlier refresh tokens (Act-On keeps one per app and user).
@@ -262,8 +266,16 @@ def routes(tokens: Tokens) -> list[web.RouteDef]:
             return web.json_response(body, status=exc.status)
         return web.json_response(answer, headers={"Cache-Control": "no-store"})
 
+    async def callback(request: web.Request) -> web.Response:
+        code = request.query.get("code")
+        if code:
+            return web.Response(text=code + "\n")
+        error = request.query.get("error", "no code in the query")
+        return web.Response(status=400, text=f"Authorization failed: {error}\n")
+
     return [
         web.get("/authorize", authorize_page),
+        web.get("/callback", callback),
         web.post("/authorize", authorize_decision),
         web.post("/token", token),
     ]

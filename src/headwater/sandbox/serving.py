@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import threading
 from collections.abc import Callable
 
@@ -29,7 +30,12 @@ def run_forever(app: web.Application, host: str, port: int, banner: Callable[[st
     """Serves ``app`` until interrupted; prints ``banner(url)`` once it listens."""
 
     async def main() -> None:
-        runner, url = await _start(app, host, port)
+        try:
+            runner, url = await _start(app, host, port)
+        except OSError as exc:
+            # one line, no traceback
+            reason = "the port is already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+            raise SystemExit(f"headwater: cannot listen on {host}:{port}: {reason}") from None
         print(banner(url), flush=True)
         try:
             await asyncio.Event().wait()

@@ -124,7 +124,9 @@ async def translated() -> AsyncIterator[None]:
     try:
         yield
     except exc.SQLAlchemyError as error:
-        raise StorageError(f"database error: {type(error).__name__}: {error}") from error
+        # the first line only: the rest is the SQL statement and a link to SQLAlchemy's docs
+        first = str(error).strip().partition("\n")[0]
+        raise StorageError(f"database error: {type(error).__name__}: {first}") from error
     except OSError as error:
         raise StorageError(f"database unreachable: {error}") from error
 
