@@ -99,5 +99,27 @@ async def element_instance(
     return await c.instances.by_token(who, creds.element)
 
 
+@dataclasses.dataclass(frozen=True)
+class Scope:
+    """A token-scoped platform call: the caller, and the instance its ``Element <token>`` names."""
+
+    principal: tenants.Principal
+    instance_id: int
+
+
+async def element_scope(
+    creds: Annotated[Credentials, Depends(credentials)],
+    c: Annotated[Container, Depends(deps.container)],
+) -> Scope:
+    """The caller and the instance of its ``Element <token>``; 401 when wrong or absent."""
+    if creds.element is None:
+        raise AuthenticationError(
+            f"The Authorization header lacks the Element token; send `{EXPECTED}, Element <token>`."
+        )
+    who = await authenticate(c, creds)
+    return Scope(who, (await c.instances.by_token(who, creds.element)).id)
+
+
 Principal = Annotated[tenants.Principal, Depends(principal)]
 ElementInstance = Annotated[instances.Row, Depends(element_instance)]
+ElementScope = Annotated[Scope, Depends(element_scope)]
