@@ -1,8 +1,8 @@
 """`/instances/events`: the events the pollers stored, newest first, paged, filtered by `where`.
 
 `where` is CEQL over `id`, `instanceId`, `elementKey`, `hubKey`, `objectType`, `objectId`,
-`eventType`, `date`, `pollDate`, `status` and `notificationId` (`=`, `!=`, `<`, `<=`, `>`, `>=`
-joined by `and`; dates as ISO-8601).
+`eventType`, `date`, `pollDate`, `status`, `notificationId` and `deliveryId` (`=`, `!=`, `<`,
+`<=`, `>`, `>=` joined by `and`; dates as ISO-8601).
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ def event_json(row: Any) -> dict[str, Any]:
         "pollDate": dates.iso(row.poll_date),
         "status": row.status,
         "notificationId": row.notification_id,
+        "deliveryId": row.delivery_id,
         "raw": row.raw,
     }
 
@@ -88,13 +89,32 @@ async def list_events(
     return await _page(c, who, instance_id, where, page)
 
 
+async def _one(
+    c: Container, who: auth.Principal, event_id: int, instance_id: int | None
+) -> dict[str, Any]:
+    async with db.reading(c.engine) as conn:
+        row = await events.get(
+            conn, organization_id=who.organization_id, event_id=event_id, instance_id=instance_id
+        )
+    if row is None:
+        owner = "" if instance_id is None else f" on instance {instance_id}"
+        raise NotFoundError(f"No event with id {event_id}{owner}.")
+    return event_json(row)
+
+
 @router.get("/instances/events/{event_id:int}")
 async def get_event(event_id: EventId, who: auth.Principal, c: Deps) -> dict[str, Any]:
-    async with db.reading(c.engine) as conn:
-        row = await events.get(conn, organization_id=who.organization_id, event_id=event_id)
-    if row is None:
-        raise NotFoundError(f"No event with id {event_id}.")
-    return event_json(row)
+    """One event, with the `notificationId` and `deliveryId` that carried it (null until sent)."""
+    return await _one(c, who, event_id, None)
+
+
+@router.get("/instances/{instance_id:int}/events/{event_id:int}")
+async def get_instance_event(
+    instance_id: InstanceId, event_id: EventId, who: auth.Principal, c: Deps
+) -> dict[str, Any]:
+    """One event of the instance; an event of another instance is not found here."""
+    await c.instances.get(who, instance_id)
+    return await _one(c, who, event_id, instance_id)
 
 
 @router.get("/instances/{instance_id:int}/events")

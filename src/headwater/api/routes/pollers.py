@@ -28,6 +28,14 @@ async def _active(c: Container, who: auth.Principal, instance_id: int) -> bool:
     )
 
 
+@router.get("/instances/polling-disabled")
+async def list_disabled_pollers(who: auth.Principal, c: Deps) -> list[dict[str, Any]]:
+    """The organization's disabled pollers: those that disabled themselves after failing
+    (`disabledReason` says why) and those paused by their user (`disabledReason` `paused`).
+    Resume one with `PUT /instances/{id}/pollers/{resource}/enabled`."""
+    return await control.disabled(c.engine, who.organization_id)
+
+
 @router.get("/instances/{instance_id:int}/pollers")
 async def list_pollers(
     instance_id: InstanceId, who: auth.Principal, c: Deps
