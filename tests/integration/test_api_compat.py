@@ -245,7 +245,8 @@ async def test_element_metadata_and_the_element_of_an_instance(api: RunningApi) 
 async def test_events_by_instance_and_their_notification(api: RunningApi) -> None:
     auth = await api.create_user()
     first = (await api.create_instance(auth=auth))["id"]
-    second = (await api.create_instance(auth=auth))["id"]
+    second_created = await api.create_instance(auth=auth)
+    second = second_created["id"]
     event_ids, delivery_ids = await support.add_events(
         api.container, first, [support.contact(first, n) for n in range(3)]
     )
@@ -265,6 +266,11 @@ async def test_events_by_instance_and_their_notification(api: RunningApi) -> Non
     assert f"instance {second}" in foreign.json["message"]
     own = await api.call("GET", f"instances/{second}/events/{other_ids[0]}", auth=auth)
     assert own.status == 200
+    second_token = _element(auth, second_created["token"])
+    by_token = await api.call("GET", f"instances/events/{event_ids[0]}", auth=second_token)
+    assert by_token.status == 404
+    mine = await api.call("GET", f"instances/events/{other_ids[0]}", auth=second_token)
+    assert mine.status == 200 and mine.json["instanceId"] == second
     stranger = await api.create_user("Other")
     hidden = await api.call("GET", f"instances/{first}/events/{event_ids[0]}", auth=stranger)
     assert hidden.status == 404

@@ -103,9 +103,18 @@ async def _one(
 
 
 @router.get("/instances/events/{event_id:int}")
-async def get_event(event_id: EventId, who: auth.Principal, c: Deps) -> dict[str, Any]:
-    """One event, with the `notificationId` and `deliveryId` that carried it (null until sent)."""
-    return await _one(c, who, event_id, None)
+async def get_event(
+    event_id: EventId,
+    who: auth.Principal,
+    creds: Annotated[auth.Credentials, Depends(auth.credentials)],
+    c: Deps,
+) -> dict[str, Any]:
+    """One event, with the `notificationId` and `deliveryId` that carried it (null until sent);
+    with an `Element` token, only an event of that token's instance."""
+    instance_id = None
+    if creds.element is not None:
+        instance_id = (await c.instances.by_token(who, creds.element)).id
+    return await _one(c, who, event_id, instance_id)
 
 
 @router.get("/instances/{instance_id:int}/events/{event_id:int}")
