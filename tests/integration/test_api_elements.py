@@ -68,7 +68,10 @@ async def test_health_and_readiness(api: RunningApi) -> None:
 async def test_openapi_and_docs(api: RunningApi) -> None:
     spec = (await api.call("GET", "/openapi.json")).json
     assert "/elements/api-v2/instances" in spec["paths"]
-    assert "/elements/api-v2/instances/{instance_id}/configuration/{key}" in spec["paths"]
+    paths = spec["paths"]
+    assert "/elements/api-v2/instances/{instance_id}/configuration/{configuration_id}" in paths
+    assert "/elements/api-v2/instances/configuration/{configuration_id}" in paths
+    assert "/elements/api-v2/elements/{key}/metadata" in paths
     docs = await api.call("GET", "/docs")
     assert docs.status == 200 and "swagger" in docs.text.lower()
     metrics = await api.call("GET", "/metrics")

@@ -22,7 +22,8 @@ async def test_create_with_the_docs_body(api: RunningApi) -> None:
         "id", "name", "token", "element", "tags", "valid", "disabled", "eventsEnabled",
         "configuration", "createdDate",
     }  # fmt: skip
-    assert created["element"] == {"key": "acton"}
+    assert {k: created["element"][k] for k in ("key", "name")} == {"key": "acton", "name": "Act-On"}
+    assert isinstance(created["element"]["id"], int)
     assert created["tags"] == ["Docs"]
     assert created["name"] == "API Instance with Polling"
     assert (created["valid"], created["disabled"], created["eventsEnabled"]) == (True, False, True)
@@ -147,7 +148,7 @@ async def test_configuration_endpoints(api: RunningApi) -> None:
     assert by_key["oauth.api.secret"] == MASK
     assert by_key["event.vendor.type"] == "polling"
     one = await api.call("GET", f"{base}/event.vendor.type", auth=auth)
-    assert one.json == {"key": "event.vendor.type", "propertyValue": "polling"}
+    assert one.json == {"id": 5, "key": "event.vendor.type", "propertyValue": "polling"}
     missing = await api.call("GET", f"{base}/no.such.key", auth=auth)
     assert missing.status == 404
     patched = await api.call(
@@ -157,6 +158,7 @@ async def test_configuration_endpoints(api: RunningApi) -> None:
         json={"propertyValue": "https://other.example.com/hook"},
     )
     assert patched.json == {
+        "id": 6,
         "key": "event.notification.callback.url",
         "propertyValue": "https://other.example.com/hook",
     }
@@ -170,7 +172,7 @@ async def test_configuration_endpoints(api: RunningApi) -> None:
     )
     assert removed.status == 200
     whole = await api.call("PATCH", base, auth=auth, json={"event.poller.refresh_interval": "2.5"})
-    assert {"key": "event.poller.refresh_interval", "propertyValue": 2.5} in whole.json
+    assert {"id": 8, "key": "event.poller.refresh_interval", "propertyValue": 2.5} in whole.json
 
 
 async def test_enable_and_disable(api: RunningApi) -> None:

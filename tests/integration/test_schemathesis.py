@@ -11,12 +11,13 @@ from tests.api_fixtures import RunningApi
 SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
 EXAMPLES_PER_OPERATION = 12
 DELETE_INSTANCE = "delete_instance_elements_api_v2_instances__instance_id__delete"
+DELETE_TOKEN_INSTANCE = "delete_token_instance_elements_api_v2_instances_delete"
 
 
 async def test_no_server_errors(api: RunningApi, tmp_path: Path) -> None:
     spec = (await api.call("GET", "/openapi.json")).json
     operation_ids = {op.get("operationId") for ops in spec["paths"].values() for op in ops.values()}
-    assert DELETE_INSTANCE in operation_ids
+    assert {DELETE_INSTANCE, DELETE_TOKEN_INSTANCE} <= operation_ids
     auth = await api.create_user()
     instance = await api.create_instance(auth=auth)
     config = tmp_path / "schemathesis.toml"
@@ -26,6 +27,9 @@ async def test_no_server_errors(api: RunningApi, tmp_path: Path) -> None:
         f'[parameters]\n"path.instance_id" = {instance["id"]}\n"path.list_id" = "l-0001"\n'
         "[[operations]]\n"
         f'include-operation-id = "{DELETE_INSTANCE}"\n'
+        "enabled = false\n"
+        "[[operations]]\n"
+        f'include-operation-id = "{DELETE_TOKEN_INSTANCE}"\n'
         "enabled = false\n"
     )
     process = await asyncio.create_subprocess_exec(

@@ -181,5 +181,21 @@ async def element_instance(
         raise
 
 
+@dataclasses.dataclass(frozen=True)
+class TokenScope:
+    """A token-scoped platform call: the caller, and the instance its ``Element <token>`` names."""
+
+    principal: tenants.Principal
+    instance_id: int
+
+
+async def element_scope(
+    request: Request, row: Annotated[instances.Row, Depends(element_instance)]
+) -> TokenScope:
+    """The caller and the instance of its ``Element <token>``; 401 when wrong or absent."""
+    return TokenScope(await gate(request).principal(request.scope), row.id)
+
+
 Principal = Annotated[tenants.Principal, Depends(principal)]
 ElementInstance = Annotated[instances.Row, Depends(element_instance)]
+ElementScope = Annotated[TokenScope, Depends(element_scope)]

@@ -38,5 +38,15 @@ def _event_id(
     return _in_range(event_id, "event")
 
 
+def _subscription_id(
+    subscription_id: Annotated[
+        int, Path(ge=1, description="The subscription's id (that of its instance).")
+    ],
+    _who: auth.Principal,
+) -> int:
+    return _in_range(subscription_id, "subscription")
+
+
 InstanceId = Annotated[int, Depends(_instance_id)]
+SubscriptionId = Annotated[int, Depends(_subscription_id)]
 EventId = Annotated[int, Depends(_event_id)]

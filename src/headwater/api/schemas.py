@@ -8,6 +8,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from headwater.domain import config_items
 from headwater.instances import service, views
 
 MAX_DEPTH = 32
@@ -105,12 +106,15 @@ class ConfigurationItemIn(_Body):
 
 
 class ConfigurationItem(BaseModel):
+    id: int = Field(description="The item's numeric id: stable for its key.")
     key: str
     propertyValue: Any
 
 
 class ElementKey(BaseModel):
+    id: int | None = None
     key: str
+    name: str | None = None
 
 
 class InstanceOut(BaseModel):
@@ -129,6 +133,33 @@ class InstanceOut(BaseModel):
     createdDate: str
 
 
+class EventSupport(BaseModel):
+    supported: bool
+    methods: list[str] = Field(description="`polling`, `webhook`.")
+
+
+class ResourceEvents(EventSupport):
+    eventTypes: list[str] = Field(description="`CREATED`, `UPDATED`, `DELETED`.")
+
+
+class ResourceMetadata(BaseModel):
+    canonicalName: str
+    events: ResourceEvents
+
+
+class ElementMetadata(BaseModel):
+    """`GET /elements/{key}/metadata`."""
+
+    id: int
+    key: str
+    name: str
+    description: str
+    authenticationType: str
+    hub: str
+    events: EventSupport
+    resources: list[ResourceMetadata]
+
+
 class OAuthUrl(BaseModel):
     element: str
     oauthUrl: str
@@ -138,7 +169,7 @@ def instance_json(instance: views.Instance) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": instance.id,
         "name": instance.name,
-        "element": {"key": instance.element_key},
+        "element": _element_ref(instance),
         "tags": instance.tags,
         "valid": instance.valid,
         "disabled": instance.disabled,
@@ -153,5 +184,18 @@ def instance_json(instance: views.Instance) -> dict[str, Any]:
     return body
 
 
+def _element_ref(instance: views.Instance) -> dict[str, Any]:
+    if instance.element_id is None:
+        return {"key": instance.element_key}
+    return {"id": instance.element_id, "key": instance.element_key, "name": instance.element_name}
+
+
+def configuration_item(item: views.ConfigurationItem) -> dict[str, Any]:
+    return {"id": item.id, "key": item.key, "propertyValue": item.value}
+
+
 def configuration_items(configuration: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"key": key, "propertyValue": value} for key, value in configuration.items()]
+    return [
+        {"id": config_items.item_id(key), "key": key, "propertyValue": value}
+        for key, value in configuration.items()
+    ]

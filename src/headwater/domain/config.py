@@ -24,6 +24,7 @@ SECRET_KEYS = frozenset(
 """Keys whose values are encrypted at rest and never echoed back."""
 
 VENDOR_TYPES = ("polling", "webhooks")
+NOTIFICATION_TYPES = ("webhook",)
 DEFAULT_REFRESH_MINUTES = 15.0
 MAX_MINUTES = 31 * 24 * 60.0
 """The longest refresh or reconcile interval: 31 days."""
@@ -164,6 +165,15 @@ def _vendor_type(value: object, name: str, problems: checks.Problems) -> str:
     return text
 
 
+def _notification_type(value: object, name: str, problems: checks.Problems) -> str:
+    text = value.strip().lower() if isinstance(value, str) else None
+    if text not in NOTIFICATION_TYPES:
+        raise checks.Invalid(
+            f"must be 'webhook' (the only notification type), not {checks.show(value)}"
+        )
+    return text
+
+
 def _key(value: object, name: str, problems: checks.Problems) -> str:
     if not isinstance(value, str):
         raise checks.Invalid("must be a string")
@@ -229,4 +239,5 @@ _CHECKERS = {
     "event.poller.reconcile_interval": _minutes,
     "event.notification.instance.finder": _finder,
     "event.notification.retry.schedule": _schedule,
+    "event.notification.type": _notification_type,
 }

@@ -5,10 +5,14 @@ from __future__ import annotations
 import copy
 import dataclasses
 import urllib.parse
+import zlib
 from collections.abc import Mapping
 from typing import Any
 
 from headwater.errors import NotFoundError
+
+EVENT_TYPES = ("CREATED", "UPDATED", "DELETED")
+"""What a polled resource reports: DELETED comes from the periodic reconciliation."""
 
 ACTON_CONTACTS_POLLER: Mapping[str, Any] = {
     "contacts": {
@@ -39,6 +43,39 @@ class ElementSpec:
     default_poller_configuration: Mapping[str, Any]
     default_refresh_interval: float = 15.0
 
+    @property
+    def id(self) -> int:
+        """The element's numeric id, derived from its key: the same on every node."""
+        return zlib.crc32(self.key.encode()) & 0x7FFFFFFF
+
+    def reference(self) -> dict[str, Any]:
+        """The ``element`` object of an instance: ``id``, ``key`` and ``name``."""
+        return {"id": self.id, "key": self.key, "name": self.name}
+
+    def metadata(self) -> dict[str, Any]:
+        """What ``GET /elements/{key}/metadata`` answers: the element's event support, and per
+        resource whether it has events, by which methods and of which types."""
+        methods = sorted("webhook" if m == "webhooks" else m for m in self.event_methods)
+        polled = set(self.default_poller_configuration)
+        return {
+            **self.reference(),
+            "description": self.description,
+            "authenticationType": self.auth_type,
+            "hub": self.hub,
+            "events": {"supported": bool(methods), "methods": methods},
+            "resources": [
+                {
+                    "canonicalName": resource,
+                    "events": {
+                        "supported": resource in polled,
+                        "methods": methods if resource in polled else [],
+                        "eventTypes": list(EVENT_TYPES) if resource in polled else [],
+                    },
+                }
+                for resource in self.resources
+            ],
+        }
+
     def poller_defaults(self) -> dict[str, Any]:
         """A copy of the default ``event.poller.configuration``, safe to change."""
         return copy.deepcopy(dict(self.default_poller_configuration))
@@ -58,6 +95,7 @@ class ElementSpec:
     def describe(self) -> dict[str, Any]:
         """The element as the API shows it."""
         return {
+            "id": self.id,
             "key": self.key,
             "name": self.name,
             "description": self.description,
@@ -86,6 +124,15 @@ class Registry:
             return self._elements[key]
         except KeyError:
             raise NotFoundError(f"No element with key {key!r}.") from None
+
+    def find(self, key_or_id: str) -> ElementSpec:
+        """The element whose key (or numeric id) is ``key_or_id``; NotFoundError naming it."""
+        if key_or_id in self._elements:
+            return self._elements[key_or_id]
+        for element in self._elements.values():
+            if key_or_id == str(element.id):
+                return element
+        raise NotFoundError(f"No element with key or id {key_or_id!r}.")
 
     def all(self) -> list[ElementSpec]:
         return sorted(self._elements.values(), key=lambda element: element.key)

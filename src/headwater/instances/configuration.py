@@ -16,6 +16,8 @@ MASK = "********"
 SECRET_KEYS = config.SECRET_KEYS
 SIGNATURE_KEY = "event.notification.signature.key"
 OAUTH_KEYS = ("oauth.api.key", "oauth.api.secret", "oauth.callback.url")
+KEPT_ON_REPLACE = (SIGNATURE_KEY,)
+"""Keys a replacement that does not name them keeps: a key never changes silently."""
 
 
 def split(canonical: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -44,10 +46,13 @@ def merge(
 ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """Apply ``changes`` to ``current``: None removes a key, ``MASK`` keeps a stored secret.
 
-    With ``replace`` the result holds only the keys of ``changes`` (``MASK`` still keeps).
+    With ``replace`` the result holds only the keys of ``changes`` (``MASK`` still keeps), and
+    those of :data:`KEPT_ON_REPLACE` that ``changes`` does not name.
     Returns the merged raw configuration and the problems found.
     """
     merged: dict[str, Any] = {} if replace else dict(current)
+    if replace:
+        merged.update({k: current[k] for k in KEPT_ON_REPLACE if k in current and k not in changes})
     problems: list[tuple[str, str]] = []
     for key, value in changes.items():
         if value is None:

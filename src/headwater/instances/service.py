@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from headwater.domain import config_items
 from headwater.elements import oauth, registry
 from headwater.errors import AuthenticationError, InputError, NotFoundError
 from headwater.instances import configuration as conf
@@ -77,7 +78,7 @@ class InstanceService:
 
     async def get(self, principal: tenants.Principal, instance_id: int) -> views.Instance:
         async with db.reading(self.engine) as conn:
-            return views.instance(await self._row(conn, principal, instance_id), self.box)
+            return self._view(await self._row(conn, principal, instance_id))
 
     async def page(
         self, principal: tenants.Principal, *, after_id: int | None, limit: int
@@ -87,7 +88,7 @@ class InstanceService:
             rows = await instances.page(
                 conn, organization_id=principal.organization_id, after_id=after_id, limit=limit
             )
-        return [views.instance(row, self.box) for row in rows]
+        return [self._view(row) for row in rows]
 
     async def by_token(self, principal: tenants.Principal, token: str) -> instances.Row:
         """The organization's instance holding ``token``; AuthenticationError when none does."""
@@ -102,6 +103,37 @@ class InstanceService:
     async def configuration(self, principal: tenants.Principal, instance_id: int) -> dict[str, Any]:
         """The configuration as shown (secrets masked)."""
         return (await self.get(principal, instance_id)).configuration
+
+    async def configuration_item(
+        self, principal: tenants.Principal, instance_id: int, reference: str
+    ) -> views.ConfigurationItem:
+        """The set configuration item named by ``reference`` (its key or numeric id);
+        NotFoundError naming it when the instance has none."""
+        configuration = await self.configuration(principal, instance_id)
+        key = config_items.resolve(reference, configuration)
+        if key is None:
+            raise NotFoundError(
+                f"Instance {instance_id} has no configuration item {reference!r} (a key or an id)."
+            )
+        return views.ConfigurationItem(config_items.item_id(key), key, configuration[key])
+
+    async def set_configuration_item(
+        self, principal: tenants.Principal, instance_id: int, reference: str, value: Any
+    ) -> views.ConfigurationItem:
+        """Set (None removes) the item named by ``reference``: a key or id of a set item, or of a
+        known configuration key; NotFoundError naming it otherwise."""
+        configuration = await self.configuration(principal, instance_id)
+        key = config_items.resolve(reference, [*configuration, *config_items.CATALOGUE])
+        if key is None:
+            raise NotFoundError(
+                f"Instance {instance_id} has no configuration item {reference!r} (a key or an id)."
+            )
+        updated = await self.update(
+            principal, instance_id, InstancePatch(configuration={key: value})
+        )
+        return views.ConfigurationItem(
+            config_items.item_id(key), key, updated.configuration.get(key)
+        )
 
     def tokens(self, instance_id: int) -> tokens_module.InstanceTokens:
         """The provider access token of an instance, refreshed under its lease when due."""
@@ -168,7 +200,7 @@ class InstanceService:
 
         row = await db.write(self.engine, store)
         revealed = [conf.SIGNATURE_KEY] if generated else []
-        return dataclasses.replace(views.instance(row, self.box, revealed), token=token)
+        return dataclasses.replace(self._view(row, revealed), token=token)
 
     async def update(
         self, principal: tenants.Principal, instance_id: int, patch: InstancePatch
@@ -194,7 +226,7 @@ class InstanceService:
             return await self._row(conn, principal, instance_id), revealed
 
         row, revealed = await db.write(self.engine, change)
-        return views.instance(row, self.box, revealed)
+        return self._view(row, revealed)
 
     async def replace(
         self, principal: tenants.Principal, instance_id: int, given: InstanceInput
@@ -226,7 +258,7 @@ class InstanceService:
             await self._save(conn, row, values)
             return await self._row(conn, principal, instance_id)
 
-        return views.instance(await db.write(self.engine, change), self.box, revealed)
+        return self._view(await db.write(self.engine, change), revealed)
 
     async def set_enabled(
         self, principal: tenants.Principal, instance_id: int, enabled: bool
@@ -238,7 +270,7 @@ class InstanceService:
             await self._save(conn, row, {"disabled": not enabled})
             return await self._row(conn, principal, instance_id)
 
-        return views.instance(await db.write(self.engine, change), self.box)
+        return self._view(await db.write(self.engine, change))
 
     async def delete(self, principal: tenants.Principal, instance_id: int) -> None:
         """Delete an instance with its pollers, events and deliveries."""
@@ -252,6 +284,14 @@ class InstanceService:
         await db.write(self.engine, remove)
 
     # helpers
+
+    def _view(self, row: instances.Row, revealed: Sequence[str] = ()) -> views.Instance:
+        shown = views.instance(row, self.box, revealed)
+        try:
+            element = self.registry.get(row.element_key)
+        except NotFoundError:  # an element no longer served: its instances still show
+            return shown
+        return dataclasses.replace(shown, element_id=element.id, element_name=element.name)
 
     def _element(self, key: str) -> registry.ElementSpec:
         try:

@@ -27,6 +27,17 @@ class Instance:
     created_at: dt.datetime
     updated_at: dt.datetime
     token: str | None = None
+    element_id: int | None = None
+    element_name: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ConfigurationItem:
+    """One configuration key with its numeric id and its value as shown."""
+
+    id: int
+    key: str
+    value: Any
 
 
 def instance(row: instances.Row, box: secrets.SecretBox, revealed: Sequence[str] = ()) -> Instance:

@@ -44,6 +44,22 @@ async def states(engine: AsyncEngine, instance_id: int) -> list[dict[str, Any]]:
         return [poller_json(row) for row in await pollers.for_instance(conn, instance_id)]
 
 
+async def disabled(engine: AsyncEngine, organization_id: int) -> list[dict[str, Any]]:
+    """The organization's disabled pollers, each with its instance: ``disabledReason`` is
+    ``paused`` for one its user paused, else why it disabled itself."""
+    async with db.reading(engine) as conn:
+        rows = await pollers.disabled(conn, organization_id=organization_id)
+    return [
+        {
+            "instanceId": row.instance_id,
+            "instanceName": row.instance_name,
+            "elementKey": row.element_key,
+            **poller_json(row),
+        }
+        for row in rows
+    ]
+
+
 async def run_now(
     engine: AsyncEngine, instance_id: int, resource: str, *, active: bool, reconcile: bool = False
 ) -> dict[str, Any]:

@@ -108,8 +108,11 @@ async def page(
     return list((await conn.execute(query)).all())
 
 
-async def get(conn: AsyncConnection, *, organization_id: int, event_id: int) -> Row | None:
-    """One event of the organization; None when there is none (any id out of range included)."""
+async def get(
+    conn: AsyncConnection, *, organization_id: int, event_id: int, instance_id: int | None = None
+) -> Row | None:
+    """One event of the organization (of its instance ``instance_id`` when given); None when there
+    is none (any id out of range included)."""
     if not 0 < event_id <= instances.MAX_ID:
         return None
     query = (
@@ -117,6 +120,8 @@ async def get(conn: AsyncConnection, *, organization_id: int, event_id: int) -> 
         .select_from(_joined())
         .where(_i.c.organization_id == organization_id, _e.c.id == event_id)
     )
+    if instance_id is not None:
+        query = query.where(_e.c.instance_id == instance_id)
     return (await conn.execute(query)).first()
 
 
@@ -135,6 +140,7 @@ FIELDS: filters.Fields = {
     "pollDate": (_e.c.poll_date, filters.date),
     "status": (_e.c.status, filters.upper),
     "notificationId": (_d.c.notification_id, filters.text),
+    "deliveryId": (_e.c.delivery_id, filters.whole),
 }
 """The fields a ``where`` may name: column and how its values are read."""
 

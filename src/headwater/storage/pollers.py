@@ -151,6 +151,18 @@ async def for_instance(conn: AsyncConnection, instance_id: int) -> list[Row]:
     return list((await conn.execute(query)).all())
 
 
+async def disabled(conn: AsyncConnection, *, organization_id: int) -> list[Row]:
+    """The organization's disabled pollers (paused or disabled themselves), by instance and
+    resource, each with its instance's ``element_key`` and ``instance_name``."""
+    query = (
+        sa.select(_p, _i.c.element_key, _i.c.name.label("instance_name"))
+        .join(_i, _i.c.id == _p.c.instance_id)
+        .where(_i.c.organization_id == organization_id, _p.c.enabled.is_(False))
+        .order_by(_p.c.instance_id, _p.c.resource)
+    )
+    return list((await conn.execute(query)).all())
+
+
 async def get(conn: AsyncConnection, instance_id: int, resource: str) -> Row | None:
     query = sa.select(_p).where(_p.c.instance_id == instance_id, _p.c.resource == resource)
     return (await conn.execute(query)).first()

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from headwater.api import auth, deps, ids, paging, schemas
 from headwater.bootstrap import Container
-from headwater.delivery import service
+from headwater.delivery import service, subscriptions
 from headwater.errors import InputError
 
 router = APIRouter(tags=["deliveries"])
@@ -67,6 +67,71 @@ def delivery_json(view: service.View, *, hydrate: bool = False) -> dict[str, Any
     if hydrate:
         body["message"] = json.loads(row.body).get("message")
     return body
+
+
+class SubscriptionConfig(BaseModel):
+    url: str
+
+
+class SubscriptionQueue(BaseModel):
+    pending: int = Field(description="Notifications waiting for their first attempt.")
+    retrying: int = Field(description="Notifications waiting to be tried again.")
+    queued: int = Field(description="Notifications held until released (subscription inactive).")
+
+
+class SubscriptionOut(BaseModel):
+    """An instance's notification subscription (its id is the instance's)."""
+
+    id: int
+    instanceId: int
+    elementKey: str
+    channel: str
+    topics: list[str]
+    config: SubscriptionConfig
+    active: bool = Field(description="False once retries ran out: notifications are queued.")
+    eventsEnabled: bool
+    notifications: SubscriptionQueue
+
+
+def subscription_json(found: subscriptions.Subscription) -> dict[str, Any]:
+    return {
+        "id": found.instance_id,
+        "instanceId": found.instance_id,
+        "elementKey": found.element_key,
+        "channel": subscriptions.CHANNEL,
+        "topics": [found.topic],
+        "config": {"url": found.url},
+        "active": found.active,
+        "eventsEnabled": found.events_enabled,
+        "notifications": {
+            "pending": found.queue.pending,
+            "retrying": found.queue.retrying,
+            "queued": found.queue.queued,
+        },
+    }
+
+
+@router.get("/notifications/subscriptions", response_model=list[SubscriptionOut])
+async def list_subscriptions(who: auth.Principal, c: Deps, page: paging.Page) -> JSONResponse:
+    """Each instance's subscription: its callback URL, whether it is active, and how many of its
+    notifications are pending, retrying and queued."""
+    found = await subscriptions.page(
+        c.engine, organization_id=who.organization_id, after_id=page.after_id(), limit=page.size + 1
+    )
+    items, more = paging.split(found, page)
+    token = paging.id_token(items[-1].instance_id) if more else None
+    return paging.respond([subscription_json(s) for s in items], token)
+
+
+@router.get("/notifications/subscriptions/{subscription_id:int}", response_model=SubscriptionOut)
+async def get_subscription(
+    subscription_id: ids.SubscriptionId, who: auth.Principal, c: Deps
+) -> dict[str, Any]:
+    """One subscription, by its id (that of its instance)."""
+    found = await subscriptions.get(
+        c.engine, organization_id=who.organization_id, instance_id=subscription_id
+    )
+    return subscription_json(found)
 
 
 @router.get("/notifications/subscriptions/deliveries")

@@ -28,6 +28,14 @@ async def get_element(key: ElementKey, who: auth.Principal, c: Deps) -> dict[str
     return c.registry.get(key).describe()
 
 
+@router.get("/elements/{key}/metadata", response_model=schemas.ElementMetadata)
+async def get_element_metadata(key: ElementKey, who: auth.Principal, c: Deps) -> dict[str, Any]:
+    """The element's event support (`events.supported`, `events.methods`) and, per resource, its
+    `events`: supported or not, by which methods, with which event types. `key` may also be the
+    element's numeric `id`."""
+    return c.registry.find(key).metadata()
+
+
 @router.get("/elements/{key}/oauth/url", response_model=schemas.OAuthUrl)
 async def oauth_url(
     key: ElementKey,

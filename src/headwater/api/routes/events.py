@@ -1,8 +1,8 @@
 """`/instances/events`: the events the pollers stored, newest first, paged, filtered by `where`.
 
 `where` is CEQL over `id`, `instanceId`, `elementKey`, `hubKey`, `objectType`, `objectId`,
-`eventType`, `date`, `pollDate`, `status` and `notificationId` (`=`, `!=`, `<`, `<=`, `>`, `>=`
-joined by `and`; dates as ISO-8601).
+`eventType`, `date`, `pollDate`, `status`, `notificationId` and `deliveryId` (`=`, `!=`, `<`,
+`<=`, `>`, `>=` joined by `and`; dates as ISO-8601).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def event_json(row: Any) -> dict[str, Any]:
         "pollDate": dates.iso(row.poll_date),
         "status": row.status,
         "notificationId": row.notification_id,
+        "deliveryId": row.delivery_id,
         "raw": row.raw,
     }
 
@@ -86,13 +87,41 @@ async def list_events(
     return await _page(c, who, instance_id, where, page)
 
 
-@router.get("/instances/events/{event_id:int}")
-async def get_event(event_id: ids.EventId, who: auth.Principal, c: Deps) -> dict[str, Any]:
+async def _one(
+    c: Container, who: auth.Principal, event_id: int, instance_id: int | None
+) -> dict[str, Any]:
     async with db.reading(c.engine) as conn:
-        row = await events.get(conn, organization_id=who.organization_id, event_id=event_id)
+        row = await events.get(
+            conn, organization_id=who.organization_id, event_id=event_id, instance_id=instance_id
+        )
     if row is None:
-        raise NotFoundError(f"No event with id {event_id}.")
+        owner = "" if instance_id is None else f" on instance {instance_id}"
+        raise NotFoundError(f"No event with id {event_id}{owner}.")
     return event_json(row)
+
+
+@router.get("/instances/events/{event_id:int}")
+async def get_event(
+    event_id: ids.EventId,
+    who: auth.Principal,
+    creds: Annotated[auth.Credentials, Depends(auth.credentials)],
+    c: Deps,
+) -> dict[str, Any]:
+    """One event, with the `notificationId` and `deliveryId` that carried it (null until sent);
+    with an `Element` token, only an event of that token's instance."""
+    instance_id = None
+    if creds.element is not None:
+        instance_id = (await c.instances.by_token(who, creds.element)).id
+    return await _one(c, who, event_id, instance_id)
+
+
+@router.get("/instances/{instance_id:int}/events/{event_id:int}")
+async def get_instance_event(
+    instance_id: ids.InstanceId, event_id: ids.EventId, who: auth.Principal, c: Deps
+) -> dict[str, Any]:
+    """One event of the instance; an event of another instance is not found here."""
+    await c.instances.get(who, instance_id)
+    return await _one(c, who, event_id, instance_id)
 
 
 @router.get("/instances/{instance_id:int}/events")

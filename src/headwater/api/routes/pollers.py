@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from headwater.api import auth, deps, ids
 from headwater.bootstrap import Container
@@ -25,6 +26,32 @@ async def _active(c: Container, who: auth.Principal, instance_id: int) -> bool:
     return control.is_active(
         instance.configuration, valid=instance.valid, disabled=instance.disabled
     )
+
+
+class DisabledPoller(BaseModel):
+    """A disabled poller, with its instance."""
+
+    instanceId: int
+    instanceName: str
+    elementKey: str
+    resource: str
+    enabled: bool
+    cursor: str | None
+    lastRunDate: str | None
+    nextRunDate: str | None
+    lastError: str | None
+    consecutiveFailures: int
+    lastEventCount: int | None
+    disabledReason: str | None
+    nextReconcileDate: str | None
+
+
+@router.get("/instances/polling-disabled", response_model=list[DisabledPoller])
+async def list_disabled_pollers(who: auth.Principal, c: Deps) -> list[dict[str, Any]]:
+    """The organization's disabled pollers: those that disabled themselves after failing
+    (`disabledReason` says why) and those paused by their user (`disabledReason` `paused`).
+    Resume one with `PUT /instances/{id}/pollers/{resource}/enabled`."""
+    return await control.disabled(c.engine, who.organization_id)
 
 
 @router.get("/instances/{instance_id:int}/pollers")
