@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from headwater import __version__
+from headwater.api import route_hints
 from headwater.bootstrap import Container
 from headwater.errors import HeadwaterError, InputError, ProviderError, StorageError
 
@@ -51,6 +52,7 @@ def create_app(container: Container) -> FastAPI:
         title="Headwater",
         version=__version__,
         summary="Polls SaaS APIs and delivers signed, durable webhooks (Cloud Elements format).",
+        redirect_slashes=False,  # a trailing slash gets a 404 that names the path without it
     )
     app.state.container = container
     for router in routers():
@@ -163,6 +165,8 @@ def _problem(item: dict[str, Any]) -> str:
 
 
 async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
+    if error.status_code in (404, 405) and error.detail in ("Not Found", "Method Not Allowed"):
+        return _no_route(request, error.status_code)
     messages = {404: "Not found.", 405: "Method not allowed."}
     message = error.detail if isinstance(error.detail, str) else messages.get(error.status_code, "")
     return error_response(
@@ -170,6 +174,33 @@ async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
         error.status_code,
         message or "HTTP error",
         headers=dict(error.headers) if error.headers else None,
+    )
+
+
+def _no_route(request: Request, status: int) -> JSONResponse:
+    """No route serves this method and path: say what does."""
+    method, path = request.method, request.url.path
+    paths = request.app.openapi().get("paths", {})
+    allowed = route_hints.allowed_methods(paths, path)
+    if status == 405 and allowed:
+        problem = f"{method} is not allowed here; allowed: {', '.join(allowed)}"
+        return error_response(
+            request,
+            405,
+            f"Method {method} is not allowed on {path}; allowed: {', '.join(allowed)}.",
+            [("method", problem)],
+            headers={"Allow": ", ".join(allowed)},
+        )
+    message = f"No route matches {method} {path}."
+    nearest = route_hints.nearest_path(paths, path, BASE_PATH)
+    if nearest is not None:
+        problem = f"no such route; did you mean {nearest}?"
+    elif not path.startswith(BASE_PATH + "/"):
+        problem = f"no such route; the API is under {BASE_PATH} (described at /docs)"
+    else:
+        problem = "no such route (the API is described at /docs)"
+    return error_response(
+        request, 404, f"{message} {problem[0].upper()}{problem[1:]}.", [("path", problem)]
     )
 
 
