@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from headwater import __version__
-from headwater.api import route_hints
+from headwater.api import notification, openapi, route_hints
 from headwater.bootstrap import Container
 from headwater.errors import HeadwaterError, InputError, ProviderError, StorageError
 
@@ -58,6 +58,8 @@ def create_app(container: Container) -> FastAPI:
     for router in routers():
         app.include_router(router, prefix=BASE_PATH)
     app.include_router(health.router)
+    notification.declare(app)
+    openapi.install(app, BASE_PATH)
     app.add_exception_handler(HeadwaterError, _headwater_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]

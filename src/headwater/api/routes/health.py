@@ -22,7 +22,34 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+_READY = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "string", "enum": ["ok", "unavailable"]},
+        "database": {"type": "string", "enum": ["ok", "unreachable"]},
+        "migrations": {"type": ["string", "null"]},
+        "expected": {"type": ["string", "null"]},
+        "error": {"type": "string"},
+    },
+    "required": ["status", "database"],
+}
+
+
+@router.get(
+    "/readyz",
+    responses={
+        200: {"content": {"application/json": {"schema": _READY}}},
+        503: {
+            "description": "Not ready: the database is unreachable or its schema is not current.",
+            "content": {
+                "application/json": {
+                    "schema": _READY,
+                    "example": {"status": "unavailable", "database": "unreachable", "error": "…"},
+                }
+            },
+        },
+    },
+)
 async def readyz(c: Annotated[Container, Depends(deps.container)]) -> JSONResponse:
     """Ready to serve: the database answers and its schema is the one this code expects."""
     try:
@@ -41,7 +68,22 @@ async def readyz(c: Annotated[Container, Depends(deps.container)]) -> JSONRespon
     return JSONResponse({"status": "ok", "database": "ok", "migrations": current})
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text format.",
+            "content": {
+                "text/plain": {
+                    "schema": {"type": "string"},
+                    "example": "# TYPE headwater_polls_total counter\n"
+                    'headwater_polls_total{outcome="ok"} 42.0\n',
+                }
+            },
+        }
+    },
+)
 async def metrics() -> Response:
     """Prometheus metrics of this process."""
     _register_metrics()
