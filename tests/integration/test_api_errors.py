@@ -215,6 +215,7 @@ async def test_an_unknown_route_says_what_is_near(
         ("DELETE", "instances", "GET, HEAD, POST"),
         ("POST", "instances/5", "DELETE, GET, HEAD, PATCH, PUT"),
         ("PATCH", "/healthz", "GET, HEAD"),
+        ("POST", "/docs", "GET, HEAD"),
     ],
 )
 async def test_a_wrong_method_lists_every_allowed_one(

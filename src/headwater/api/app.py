@@ -168,7 +168,7 @@ def _problem(item: dict[str, Any]) -> str:
 
 async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
     if error.status_code in (404, 405) and error.detail in ("Not Found", "Method Not Allowed"):
-        return _no_route(request, error.status_code)
+        return _no_route(request, error)
     messages = {404: "Not found.", 405: "Method not allowed."}
     message = error.detail if isinstance(error.detail, str) else messages.get(error.status_code, "")
     return error_response(
@@ -179,12 +179,15 @@ async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
     )
 
 
-def _no_route(request: Request, status: int) -> JSONResponse:
+def _no_route(request: Request, error: HTTPException) -> JSONResponse:
     """No route serves this method and path: say what does."""
     method, path = request.method, request.url.path
     paths = request.app.openapi().get("paths", {})
     allowed = route_hints.allowed_methods(paths, path)
-    if status == 405 and allowed:
+    if error.status_code == 405 and not allowed:  # a route the description leaves out
+        given = (error.headers or {}).get("Allow", "")
+        allowed = sorted(m.strip() for m in given.split(",") if m.strip())
+    if error.status_code == 405 and allowed:
         problem = f"{method} is not allowed here; allowed: {', '.join(allowed)}"
         return error_response(
             request,
