@@ -18,6 +18,7 @@ from headwater.domain import ceql
 from headwater.errors import InputError
 from headwater.storage import db, deliveries, delivery_log, events, filters, tables
 from tests import delivery_support as support
+from tests.api_fixtures import RunningApi
 
 TRICKY_IDS = [
     "l-0001:1",
@@ -361,3 +362,35 @@ def test_values_are_checked_per_field_inside_any_expression(where: str, problem:
     ((field, found),) = caught.value.problems
     assert field == "where"
     assert found.startswith(problem), found
+
+
+async def test_the_events_api_filters_with_the_full_grammar(api: RunningApi) -> None:
+    auth = await api.create_user()
+    instance = await api.create_instance(auth=auth)
+    start = dt.datetime(2026, 11, 29, 10, 0, tzinfo=dt.UTC)
+    found = [
+        events.NewEvent("contacts", object_id, kind, start + dt.timedelta(seconds=n), {})
+        for n, (object_id, kind) in enumerate(
+            [("l-0001:1", "CREATED"), ("l-0001:2", "UPDATED"), ("l-0002:1", "DELETED")]
+        )
+    ]
+    await support.add_events(api.container, instance["id"], found)
+
+    async def objects(where: str) -> list[str]:
+        reply = await api.call("GET", "instances/events", auth=auth, params={"where": where})
+        assert reply.status == 200, reply.text
+        return sorted(event["objectId"] for event in reply.json)
+
+    assert await objects("objectId like 'l-0001:%' and not eventType = 'created'") == ["l-0001:2"]
+    assert await objects("eventType in ('CREATED', 'DELETED') or objectId = 'x'") == [
+        "l-0001:1",
+        "l-0002:1",
+    ]
+    assert await objects("(notificationId is not null) and objectId not like '%:1'") == ["l-0001:2"]
+    bad = await api.call(
+        "GET", "instances/events", auth=auth, params={"where": "eventType in () or x=1"}
+    )
+    assert bad.status == 400
+    assert bad.json["errors"] == [
+        {"field": "where", "problem": "IN () at position 13 is empty: give at least one value"}
+    ]

@@ -51,7 +51,7 @@ async def _schemathesis(
         "--seed",
         "1",
         "--phases",
-        "examples,fuzzing",
+        "examples,coverage,fuzzing" if SOAK else "examples,fuzzing",
         "--generation-database",
         "none",
         "--request-timeout",
