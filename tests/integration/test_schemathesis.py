@@ -72,6 +72,7 @@ async def test_answers_conform_and_none_is_a_server_error(api: RunningApi, tmp_p
     spec = (await api.call("GET", "/openapi.json")).json
     operation_ids = {op.get("operationId") for ops in spec["paths"].values() for op in ops.values()}
     assert DELETE_INSTANCE in operation_ids
+    assert "HTTPValidationError" not in str(spec) and "Error" in spec["components"]["schemas"]
     auth = await api.create_user()
     instance = await api.create_instance(auth=auth)
     config = tmp_path / "schemathesis.toml"
