@@ -171,3 +171,60 @@ async def test_crash_is_a_logged_500_with_request_id(
     assert "boom" not in reply.text
     assert reply.headers["X-Request-Id"] == reply.json["requestId"]
     assert any(reply.json["requestId"] in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "hint"),
+    [
+        ("GET", "/elements/api-v2/instance", 404, "did you mean /elements/api-v2/instances?"),
+        ("GET", "/elements/api-v2/instances/", 404, "did you mean /elements/api-v2/instances?"),
+        ("GET", "/instances", 404, "did you mean /elements/api-v2/instances?"),
+        ("GET", "/elements/api-v2/Instances", 404, "did you mean /elements/api-v2/instances?"),
+        (
+            "GET",
+            "/elements/api-v2/instances/7/event",
+            404,
+            "did you mean /elements/api-v2/instances/{instance_id}/events?",
+        ),
+        (
+            "GET",
+            "/elements/api-v2/instances/abc",
+            404,
+            "did you mean /elements/api-v2/instances/{instance_id}?",
+        ),
+        ("GET", "/", 404, "the API is under /elements/api-v2 (described at /docs)"),
+        ("POST", "/foo", 404, "the API is under /elements/api-v2 (described at /docs)"),
+        ("GET", "/elements/api-v2/zzz/yyy", 404, "(the API is described at /docs)"),
+    ],
+)
+async def test_an_unknown_route_says_what_is_near(
+    api: RunningApi, method: str, path: str, status: int, hint: str
+) -> None:
+    reply = await api.call(method, path, auth=await api.create_user())
+    assert reply.status == status, reply.text
+    _shape(reply.json)
+    assert reply.headers["X-Request-Id"] == reply.json["requestId"]
+    problem = f"no such route {hint}" if hint.startswith("(") else f"no such route; {hint}"
+    assert reply.json["errors"] == [{"field": "path", "problem": problem}]
+    assert reply.json["message"].startswith(f"No route matches {method} {path}.")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("POST", "instances/enabled", "DELETE, PUT"),
+        ("POST", "instances/5", "DELETE, GET, HEAD, PATCH, PUT"),
+        ("PATCH", "/healthz", "GET, HEAD"),
+        ("POST", "/docs", "GET, HEAD"),
+    ],
+)
+async def test_a_wrong_method_lists_every_allowed_one(
+    api: RunningApi, method: str, path: str, allow: str
+) -> None:
+    reply = await api.call(method, path, auth=await api.create_user())
+    assert reply.status == 405, reply.text
+    _shape(reply.json)
+    assert reply.headers["Allow"] == allow
+    assert reply.json["errors"] == [
+        {"field": "method", "problem": f"{method} is not allowed here; allowed: {allow}"}
+    ]

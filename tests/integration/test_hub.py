@@ -162,7 +162,13 @@ async def test_a_token_of_another_query_is_refused(acton_sandbox: ActonSandbox) 
 @pytest.mark.parametrize(
     ("where", "fields", "field", "problem"),
     [
-        ("modafter='1' or modbefore='2'", None, "where", "'or' at position 13"),
+        ("modafter='1' or modbefore='2'", None, "where", "OR at position 13 is not supported"),
+        ("(modafter='1' or x='2')", None, "where", "OR at position 14 is not supported"),
+        ("not modafter='1'", None, "where", "NOT at position 0 is not supported on Act-On"),
+        ("`First Name` in ('a')", None, "where", "IN at position 0 is not supported"),
+        ("modafter='1' and x like 'a%'", None, "where", "LIKE at position 17 is not supported"),
+        ("x is null", None, "where", "IS NULL at position 0 is not supported"),
+        ("x is not null", None, "where", "IS NOT NULL at position 0 is not supported"),
         ("modafter=", None, "where", "expected a quoted value or a number"),
         ("modafter > '1'", None, "where", "operator '>' is not supported on 'modafter'; use ="),
         ("modafter='yesterday'", None, "where", "modafter takes epoch milliseconds"),
@@ -178,6 +184,8 @@ async def test_a_bad_where_or_fields_names_what_is_wrong(
             await hub.list_contacts(client, LIST, where=where, fields=fields)
     assert caught.value.problems[0][0] == field
     assert problem in caught.value.problems[0][1]
+    if where and "supported" in problem:
+        assert "modafter, modbefore, createdafter or createdbefore" in caught.value.problems[0][1]
 
 
 @pytest.mark.acton_sandbox(lists=1, contacts=5)

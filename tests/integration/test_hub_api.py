@@ -92,7 +92,8 @@ async def test_errors_name_what_is_wrong(api: RunningApi) -> None:
     bad = await api.call("GET", f"{CONTACTS}?where={where}", auth=auth)
     assert bad.status == 400
     assert bad.json["errors"][0]["field"] == "where"
-    assert "'or'" in bad.json["errors"][0]["problem"]
+    assert "OR at position 13 is not supported" in bad.json["errors"][0]["problem"]
+    assert "joined by AND" in bad.json["message"]
 
     token = await api.call("GET", f"{CONTACTS}?nextPage=bm9wZQ", auth=auth)
     assert token.status == 400 and token.json["errors"][0]["field"] == "nextPage"

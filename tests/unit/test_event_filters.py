@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
 
 from headwater.domain import ceql
 from headwater.errors import InputError
@@ -49,3 +49,19 @@ def test_an_id_beyond_the_databases_integers_is_a_bad_value_not_a_storage_error(
     with pytest.raises(InputError) as caught:
         events.translate(ceql.parse("id = 110669200159"))
     assert caught.value.problems == [("where", "id is out of range: 110669200159")]
+
+
+def test_or_not_in_like_and_is_null_compile_to_bound_parameters_only() -> None:
+    where = (
+        "(objectId like 'x''; drop%' or eventType in ('created', 'deleted')) "
+        "and not notificationId is null and objectType not like 'a\\_b'"
+    )
+    for dialect, pattern in ((sqlite.dialect(), "x'; drop*"), (postgresql.dialect(), "x'; drop%")):
+        compiled = [c.compile(dialect=dialect) for c in events.translate(ceql.parse(where))]
+        sql = " AND ".join(str(c) for c in compiled)
+        assert "drop" not in sql and "CREATED" not in sql
+        values = [v for c in compiled for v in c.params.values()]
+        assert pattern in values and ["CREATED", "DELETED"] in values
+    like = events.translate(ceql.parse("objectId like 'a%'"))[0]
+    assert "GLOB" in str(like.compile(dialect=sqlite.dialect()))  # SQLite's LIKE ignores case
+    assert "LIKE" in str(like.compile(dialect=postgresql.dialect()))

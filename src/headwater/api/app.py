@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from headwater import __version__
-from headwater.api import auth, auth_first, body
+from headwater.api import auth, auth_first, body, notification, openapi, route_hints
 from headwater.bootstrap import Container
 from headwater.errors import HeadwaterError, InputError, ProviderError, StorageError
 
@@ -52,11 +52,14 @@ def create_app(container: Container) -> FastAPI:
         title="Headwater",
         version=__version__,
         summary="Polls SaaS APIs and delivers signed, durable webhooks (Cloud Elements format).",
+        redirect_slashes=False,  # a trailing slash gets a 404 that names the path without it
     )
     app.state.container = container
     for router in routers():
         app.include_router(router, prefix=BASE_PATH)
     app.include_router(health.router)
+    notification.declare(app)
+    openapi.install(app, BASE_PATH)
     app.add_exception_handler(HeadwaterError, _headwater_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
@@ -168,6 +171,8 @@ def _problem(item: dict[str, Any]) -> str:
 
 
 async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
+    if error.status_code in (404, 405) and error.detail in ("Not Found", "Method Not Allowed"):
+        return _no_route(request, error)
     messages = {404: "Not found.", 405: "Method not allowed."}
     message = error.detail if isinstance(error.detail, str) else messages.get(error.status_code, "")
     return error_response(
@@ -175,6 +180,36 @@ async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
         error.status_code,
         message or "HTTP error",
         headers=dict(error.headers) if error.headers else None,
+    )
+
+
+def _no_route(request: Request, error: HTTPException) -> JSONResponse:
+    """No route serves this method and path: say what does."""
+    method, path = request.method, request.url.path
+    paths = request.app.openapi().get("paths", {})
+    allowed = route_hints.allowed_methods(paths, path)
+    if error.status_code == 405 and not allowed:  # a route the description leaves out
+        given = (error.headers or {}).get("Allow", "")
+        allowed = sorted(m.strip() for m in given.split(",") if m.strip())
+    if error.status_code == 405 and allowed:
+        problem = f"{method} is not allowed here; allowed: {', '.join(allowed)}"
+        return error_response(
+            request,
+            405,
+            f"Method {method} is not allowed on {path}; allowed: {', '.join(allowed)}.",
+            [("method", problem)],
+            headers={"Allow": ", ".join(allowed)},
+        )
+    message = f"No route matches {method} {path}."
+    nearest = route_hints.nearest_path(paths, path, BASE_PATH)
+    if nearest is not None:
+        problem = f"no such route; did you mean {nearest}?"
+    elif not path.startswith(BASE_PATH + "/"):
+        problem = f"no such route; the API is under {BASE_PATH} (described at /docs)"
+    else:
+        problem = "no such route (the API is described at /docs)"
+    return error_response(
+        request, 404, f"{message} {problem[0].upper()}{problem[1:]}.", [("path", problem)]
     )
 
 

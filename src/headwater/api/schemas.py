@@ -6,7 +6,7 @@ import datetime as dt
 import math
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from headwater.domain import config_items
 from headwater.instances import service, views
@@ -50,6 +50,93 @@ Text = Annotated[
 ]
 Tag = Annotated[str, StringConstraints(max_length=200), AfterValidator(_check_storable)]
 Configuration = Annotated[dict[str, Any], AfterValidator(_check_storable)]
+
+_MINUTES = {
+    "anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "string"}],
+    "description": "Minutes: a number or a numeric string (fractions down to the server's "
+    "minimum).",
+}
+_BOOLEAN = {"anyOf": [{"type": "boolean"}, {"type": "string", "enum": ["true", "false"]}]}
+_KEY = {"type": "string", "minLength": 16, "description": "At least 16 characters."}
+_POLLED_RESOURCE: dict[str, Any] = {
+    "type": "object",
+    "required": ["url", "idField"],
+    "properties": {
+        "url": {"type": "string", "description": "A hub URL with a `where` and date variables."},
+        "idField": {"type": "string", "description": "Dotted path of the record's id."},
+        "datesConfiguration": {
+            "type": "object",
+            "properties": {
+                name: {"type": "string"}
+                for name in (
+                    "updatedDateField",
+                    "updatedDateFormat",
+                    "updatedDateTimezone",
+                    "createdDateField",
+                    "createdDateFormat",
+                    "createdDateTimezone",
+                )
+            },
+        },
+        "filterByUpdatedDate": {"type": "boolean", "default": True},
+        "filterByCurrentDate": {"type": "boolean"},
+        "createdCheckTolerance": {"type": "number", "description": "Seconds."},
+        "pageSize": {"type": "integer", "minimum": 1},
+        "pollDelay": {"type": "number", "description": "Seconds."},
+        "backfillFrom": {
+            "anyOf": [{"type": "string"}, {"type": "integer"}],
+            "description": "Where the first poll's cursor starts: ISO-8601 or epoch ms.",
+        },
+    },
+}
+CONFIGURATION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "InstanceConfiguration",
+    "description": "Configuration keys (all validated; an unknown `event.*` key is an error). "
+    "Booleans and numbers may arrive as strings, as in the Cloud Elements docs.",
+    "properties": {
+        "oauth.api.key": {"type": "string", "description": "The provider's OAuth client id."},
+        "oauth.api.secret": {"type": "string", "description": "Its client secret (stored sealed)."},
+        "oauth.callback.url": {"type": "string", "description": "The OAuth redirect URI."},
+        "event.notification.enabled": {**_BOOLEAN, "default": False},
+        "event.vendor.type": {"type": "string", "enum": ["polling", "webhooks", "webhook"]},
+        "event.notification.type": {"type": "string", "enum": ["webhook"]},
+        "event.notification.callback.url": {
+            "type": "string",
+            "description": "Where notifications are POSTed (private and loopback addresses "
+            "are refused unless the server allows them).",
+        },
+        "event.notification.signature.key": {
+            **_KEY,
+            "description": "Signs notifications; generated (and shown once) when absent.",
+        },
+        "event.poller.refresh_interval": _MINUTES,
+        "event.poller.reconcile_interval": _MINUTES,
+        "event.poller.configuration": {
+            "anyOf": [
+                {"type": "object", "additionalProperties": _POLLED_RESOURCE},
+                {"type": "string", "description": "The same object as JSON text."},
+            ],
+            "description": "Polled resources by name.",
+        },
+        "event.vendor.signature.key": {**_KEY, "description": "Verifies provider webhooks."},
+        "event.notification.instance.finder": {
+            "type": "string",
+            "description": "`configKey|bodyPath`: routes inbound webhooks to this instance.",
+        },
+        "event.notification.retry.schedule": {
+            "anyOf": [
+                {"type": "array", "items": {"type": "number", "minimum": 0}},
+                {"type": "string"},
+            ],
+            "description": "Delays in seconds between attempts.",
+        },
+    },
+    "additionalProperties": True,
+}
+"""What the documentation shows of ``configuration``; the service validates it (naming each
+key) so that every problem is listed at once."""
+DocumentedConfiguration = Annotated[Configuration, WithJsonSchema(CONFIGURATION_SCHEMA)]
 PropertyValue = Annotated[Any, AfterValidator(_check_storable)]
 
 
@@ -74,7 +161,7 @@ class InstanceCreate(_Body):
 
     element: ElementRef
     providerData: ProviderData | None = None
-    configuration: Configuration = Field(default_factory=dict)
+    configuration: DocumentedConfiguration = Field(default_factory=dict)
     tags: list[Tag] = Field(default_factory=list, max_length=100)
     name: Text
 

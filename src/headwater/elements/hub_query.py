@@ -20,6 +20,11 @@ DATE_COLUMNS = (CREATED, MODIFIED)
 READ_ONLY = frozenset({CONTACT_ID, *DATE_COLUMNS})  # dropped from a written contact
 _DATE_ALIASES = {"created_date": CREATED, "modified_date": MODIFIED}
 DATE_FILTERS = ("modafter", "modbefore", "createdafter", "createdbefore")
+SUPPORTED = (
+    "Act-On contacts can be filtered by modafter, modbefore, createdafter or createdbefore = "
+    "'<epoch ms>' and by <column> = '<value>', joined by AND (no OR, NOT, IN, LIKE, IS NULL, "
+    "parentheses or other operators)"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,9 +41,18 @@ class ContactQuery:
         dates: dict[str, int] = {}
         equals: list[tuple[str, str]] = []
         for condition in ceql.parse(where) if where and where.strip() else []:
+            if not isinstance(condition, ceql.Condition):
+                raise _problem(
+                    "where",
+                    f"{ceql.describe(condition)} at position {condition.position} is not "
+                    f"supported on Act-On contacts: {SUPPORTED}",
+                )
             name, op, value = condition.field, condition.op, str(condition.value)
             if op != "=":
-                raise _problem("where", f"operator '{op}' is not supported on '{name}'; use =")
+                raise _problem(
+                    "where",
+                    f"operator '{op}' is not supported on '{name}'; use =. {SUPPORTED}",
+                )
             if name.lower() in DATE_FILTERS:
                 if not value.strip().isdigit():
                     raise _problem("where", f"{name} takes epoch milliseconds, not '{value}'")

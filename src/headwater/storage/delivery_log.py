@@ -48,7 +48,7 @@ FIELDS: filters.Fields = {
 clients write them: ``channel='webhook' and status='queued'``)."""
 
 
-def translate(conditions: Sequence[ceql.Condition], *, field: str = "where") -> list[Any]:
+def translate(conditions: Sequence[ceql.Expr], *, field: str = "where") -> list[Any]:
     """SQLAlchemy expressions for ``conditions`` over :data:`FIELDS`; InputError naming every bad
     one."""
     return filters.translate(conditions, FIELDS, field=field)

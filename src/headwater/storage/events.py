@@ -88,7 +88,7 @@ async def page(
     *,
     organization_id: int,
     instance_id: int | None,
-    where: Sequence[ceql.Condition],
+    where: Sequence[ceql.Expr],
     before_id: int | None,
     limit: int,
 ) -> list[Row]:
@@ -145,6 +145,6 @@ FIELDS: filters.Fields = {
 """The fields a ``where`` may name: column and how its values are read."""
 
 
-def translate(conditions: Sequence[ceql.Condition], *, field: str = "where") -> list[Any]:
+def translate(conditions: Sequence[ceql.Expr], *, field: str = "where") -> list[Any]:
     """SQLAlchemy expressions for ``conditions``; InputError naming every bad one."""
     return filters.translate(conditions, FIELDS, field=field)

@@ -23,7 +23,9 @@ Where = Annotated[
     Query(
         max_length=2000,
         description="CEQL over id, notificationId, instanceId, kind, url (or config.url), channel, "
-        "status, attemptCount, nextAttemptDate, createdDate, updatedDate; e.g. `status='queued'`.",
+        "status, attemptCount, nextAttemptDate, createdDate, updatedDate (operators as on the "
+        "events API: `in (…)`, `like`, `is null`, `or`, `not`, parentheses); "
+        "e.g. `status='queued'`.",
     ),
 ]
 Hydrate = Annotated[bool, Query(description="Include each notification's `message` as it is sent.")]

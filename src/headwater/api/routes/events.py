@@ -1,8 +1,9 @@
 """`/instances/events`: the events the pollers stored, newest first, paged, filtered by `where`.
 
 `where` is CEQL over `id`, `instanceId`, `elementKey`, `hubKey`, `objectType`, `objectId`,
-`eventType`, `date`, `pollDate`, `status`, `notificationId` and `deliveryId` (`=`, `!=`, `<`,
-`<=`, `>`, `>=` joined by `and`; dates as ISO-8601).
+`eventType`, `date`, `pollDate`, `status`, `notificationId` and `deliveryId` (`=`, `!=`, `<`, `<=`,
+`>`, `>=`, `in (…)`, `like`, `is [not] null`, joined by `and`, `or`, `not` and parentheses; dates
+as ISO-8601).
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ Where = Annotated[
     str | None,
     Query(
         max_length=4000,
-        description="CEQL, e.g. `eventType='UPDATED' and date>='2026-11-29T10:00:00Z'`.",
+        description="CEQL: `=`, `!=`, `<`, `<=`, `>`, `>=`, `in (…)`, `like` (`%`, `_`, `\\` "
+        "escapes), `is [not] null`, `and`, `or`, `not`, parentheses; e.g. "
+        "`eventType in ('CREATED','UPDATED') and date>='2026-11-29T10:00:00Z'`.",
     ),
 ]
 

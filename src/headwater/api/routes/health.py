@@ -26,7 +26,36 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+_READY = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "string", "enum": ["ok", "unavailable"]},
+        "database": {"type": "string", "enum": ["ok", "unreachable", "not writable"]},
+        "migrations": {"type": ["string", "null"]},
+        "expected": {"type": ["string", "null"]},
+    },
+    "required": ["status", "database"],
+}
+
+
+@router.get(
+    "/readyz",
+    responses={
+        200: {"content": {"application/json": {"schema": _READY}}},
+        503: {
+            "description": (
+                "Not ready: the database is unreachable, cannot be written, or its schema is "
+                "not current."
+            ),
+            "content": {
+                "application/json": {
+                    "schema": _READY,
+                    "example": {"status": "unavailable", "database": "unreachable"},
+                }
+            },
+        },
+    },
+)
 async def readyz(
     request: Request, c: Annotated[Container, Depends(deps.container)]
 ) -> JSONResponse:
@@ -74,7 +103,22 @@ def _reason(error: Exception) -> str:
     )
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text format.",
+            "content": {
+                "text/plain": {
+                    "schema": {"type": "string"},
+                    "example": "# TYPE headwater_polls_total counter\n"
+                    'headwater_polls_total{outcome="ok"} 42.0\n',
+                }
+            },
+        }
+    },
+)
 async def metrics() -> Response:
     """Prometheus metrics of this process."""
     _register_metrics()

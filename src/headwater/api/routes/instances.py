@@ -132,7 +132,7 @@ async def replace_instance(
     return schemas.instance_json(await c.instances.replace(who, instance_id, body.to_input()))
 
 
-@router.delete("/instances/{instance_id:int}", status_code=200)
+@router.delete("/instances/{instance_id:int}", status_code=200, response_class=Response)
 async def delete_instance(instance_id: ids.InstanceId, who: auth.Principal, c: Deps) -> Response:
     """Delete the instance with its pollers, events and deliveries."""
     await c.instances.delete(who, instance_id)
