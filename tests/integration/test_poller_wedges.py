@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from headwater.poller import failures
+from headwater.poller import context, failures
 from headwater.storage import db, tables
 from tests.api_fixtures import RunningApi
 from tests.poller_support import poller_row, run_poller, stored_events
@@ -39,27 +39,26 @@ async def _state(api: RunningApi, auth: str, iid: int) -> dict[str, Any]:
     return state
 
 
-async def _poison(api: RunningApi, iid: int, **values: Any) -> None:
-    """Write configuration values as stored, past the API's validation (as an old release or a
-    hand-edited database might have left them)."""
-    i = tables.instances
-    async with db.transaction(api.container.engine) as conn:
-        stored = await conn.scalar(sa.select(i.c.configuration).where(i.c.id == iid))
-        await conn.execute(
-            sa.update(i).where(i.c.id == iid).values(configuration={**stored, **values})
-        )
-
-
 async def _seconds_until(state: dict[str, Any]) -> float:
     when = dt.datetime.fromisoformat(state["nextRunDate"].replace("Z", "+00:00"))
     return (when - dt.datetime.now(dt.UTC)).total_seconds()
 
 
-async def test_a_poll_that_crashes_is_recorded_and_later_polls_run(api: RunningApi) -> None:
+async def test_a_poll_that_crashes_is_recorded_and_later_polls_run(
+    api: RunningApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
     auth, iid = await _setup(api)
-    # a refresh interval too long for any date: planning the next run cannot even be computed,
-    # neither after the poll nor after its failure
-    await _poison(api, iid, **{"event.poller.refresh_interval": 1e300})
+    # planning the next run crashes, both after the poll and after its failure: stored
+    # configurations are read defensively, so the crash is provoked inside Headwater's own code
+    broken = {"on": True}
+    plan = context.interval_seconds
+
+    def crashing(settings: Any, configuration: Any) -> float:
+        if broken["on"]:
+            raise OverflowError("date value out of range")
+        return plan(settings, configuration)
+
+    monkeypatch.setattr(context, "interval_seconds", crashing)
 
     for failed_so_far in (1, 2):
         outcome = await run_poller(api.container, iid)
@@ -72,6 +71,7 @@ async def test_a_poll_that_crashes_is_recorded_and_later_polls_run(api: RunningA
         assert 0 < wait <= api.settings.poll_lease_seconds + 1, "it runs again, one lease later"
         assert (await poller_row(api.container, iid)).lease_owner is None
 
+    broken["on"] = False
     repaired = await api.call(
         "PATCH",
         f"instances/{iid}",

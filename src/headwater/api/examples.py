@@ -10,20 +10,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from headwater.elements import registry
+
 CALLBACK = "https://app.example.com/callback"
 
-POLLER_CONFIGURATION: dict[str, Any] = {
-    "contacts": {
-        "url": "/hubs/marketing/lists/{listId}/contacts?where=modafter='${epoch}'",
-        "idField": "_contact_id_",
-        "datesConfiguration": {
-            "updatedDateField": "__modified_date",
-            "updatedDateFormat": "milliseconds",
-            "createdDateField": "__created_date",
-            "createdDateFormat": "milliseconds",
-        },
-    }
-}
+POLLER_CONFIGURATION: dict[str, Any] = copy.deepcopy(dict(registry.ACTON_CONTACTS_POLLER))
 
 INSTANCE_CREATE: dict[str, Any] = {
     "element": {"key": "acton"},
