@@ -161,3 +161,21 @@ async def test_admin_can_drop_deliveries_and_a_deleted_webhook_stops(hooks: Hook
     assert deliveries[1]["status"] == 200
     assert deleted == 204
     assert len(hooks.receiver.arrivals) == 1
+
+
+@pytest.mark.mailchimp_sandbox(members=0, frozen_at_ms=NOW_MS)
+async def test_admin_can_remove_a_webhook_behind_its_owners_back(hooks: Hooks) -> None:
+    _, hook = await hooks.register()
+
+    removed = hooks.sandbox.admin("DELETE", f"/webhooks/{hook['id']}")
+    async with hooks.http.get(hooks.url, headers=hooks.sandbox.headers()) as response:
+        listed = await response.json()
+    async with hooks.http.get(
+        f"{hooks.url}/{hook['id']}", headers=hooks.sandbox.headers()
+    ) as response:
+        gone = response.status
+    hooks.batch({"op": "create", "email": "unheard@example.com"})
+
+    assert removed == {"removed": hook["id"]}
+    assert listed["total_items"] == 0 and gone == 404
+    assert hooks.sandbox.admin("GET", "/webhooks")["deliveries"] == []

@@ -30,6 +30,8 @@ Webhooks
   "status","error","dropped","done"}]}``.
 - ``PUT /_admin/webhooks/{id}`` ``{"drop": n}`` drops that webhook's next ``n`` deliveries on
   purpose (``-1``: all of them, ``0``: none) → the webhook.
+- ``DELETE /_admin/webhooks/{id}`` removes the webhook behind its owner's back, as Mailchimp does
+  with one that keeps failing → ``{"removed": id}``.
 
 A malformed request gets 400 ``{"error": "…"}``.
 """
@@ -219,6 +221,12 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
             return web.json_response({"error": "no such webhook"}, status=404)
         return web.json_response({**hook.to_json(), "drop": hook.drop})
 
+    async def remove_webhook(request: web.Request) -> web.Response:
+        webhook_id = request.match_info["id"]
+        if not state.webhooks.remove(webhook_id):
+            return web.json_response({"error": "no such webhook"}, status=404)
+        return web.json_response({"removed": webhook_id})
+
     table: list[tuple[str, str, _Handler]] = [
         ("GET", "/health", health),
         ("GET", "/state", snapshot),
@@ -238,5 +246,6 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         ("DELETE", "/faults/{id}", remove_fault),
         ("GET", "/webhooks", list_webhooks),
         ("PUT", "/webhooks/{id}", set_webhook),
+        ("DELETE", "/webhooks/{id}", remove_webhook),
     ]
     return [web.route(method, "/_admin" + path, _guarded(h)) for method, path, h in table]

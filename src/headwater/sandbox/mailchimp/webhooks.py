@@ -17,7 +17,9 @@
   ``data[new_id]``, ``data[new_email]``, ``data[old_email]``; ``cleaned`` ``data[reason]``).
 - Deliveries leave one at a time, in the order the changes happened, unsigned, with a 10-second
   timeout and no retry. The admin surface can make a webhook drop its next deliveries on purpose
-  (they are recorded as dropped and never sent); every delivery is recorded for the test oracle.
+  (they are recorded as dropped and never sent), or remove a webhook as Mailchimp does with one
+  that keeps failing; every delivery is recorded for the test oracle. ``campaign`` is accepted in
+  ``events`` but never fires: the sandbox sends no campaigns.
 """
 
 from __future__ import annotations
@@ -226,9 +228,12 @@ class Webhooks:
         return hook
 
     def delete(self, list_id: str, webhook_id: str) -> None:
-        hook = self.get(list_id, webhook_id)
+        self.remove(self.get(list_id, webhook_id).id)
+
+    def remove(self, webhook_id: str) -> bool:
+        """Forgets a webhook; False when there was none."""
         with self._lock:
-            self._hooks.pop(hook.id, None)
+            return self._hooks.pop(webhook_id, None) is not None
 
     async def _check(self, url: str) -> None:
         assert self._session is not None
