@@ -117,7 +117,7 @@ async def test_a_url_that_does_not_answer_200_is_refused(hooks: Hooks) -> None:
 async def test_events_and_sources_are_honoured(hooks: Hooks) -> None:
     status, _ = await hooks.register(
         events={"subscribe": True, "unsubscribe": False, "profile": False},
-        sources={"user": False, "admin": True},
+        sources={"user": False, "admin": True, "api": False},
     )
     hooks.batch(
         {"op": "create", "email": "by-user@example.com", "source": "user"},
@@ -179,3 +179,35 @@ async def test_admin_can_remove_a_webhook_behind_its_owners_back(hooks: Hooks) -
     assert removed == {"removed": hook["id"]}
     assert listed["total_items"] == 0 and gone == 404
     assert hooks.sandbox.admin("GET", "/webhooks")["deliveries"] == []
+
+
+@pytest.mark.mailchimp_sandbox(members=0, frozen_at_ms=NOW_MS, webhook_retry_delays=(0.01,) * 3)
+async def test_a_refused_delivery_is_retried_three_times(hooks: Hooks) -> None:
+    _, hook = await hooks.register()
+    assert hook["sources"] == {"user": True, "admin": True, "api": True}
+    hooks.receiver.set_failures("500,503,ok")
+    hooks.batch({"op": "create", "email": "retried@example.com"})
+    forms = await hooks.forms(3)
+    hooks.receiver.set_failures("500")
+    hooks.batch({"op": "create", "email": "given-up@example.com"})
+
+    deliveries = await hooks.settled(lambda d: len(d) == 2 and all(x["done"] for x in d))
+
+    assert [f["data[email]"] for f in forms] == ["retried@example.com"] * 3
+    assert [d["attempts"] for d in deliveries] == [[500, 503, 200], [500, 500, 500, 500]]
+    assert len(hooks.receiver.arrivals) == 7
+
+
+@pytest.mark.mailchimp_sandbox(members=0, frozen_at_ms=NOW_MS, webhook_retry_delays=(0.01,) * 3)
+async def test_a_410_disables_the_webhook_for_good(hooks: Hooks) -> None:
+    registered, _ = await hooks.register()
+    hooks.receiver.set_failures("410,ok")
+    hooks.batch({"op": "create", "email": "first@example.com"})
+    await hooks.settled(lambda d: len(d) == 1 and d[0]["done"])
+    hooks.batch({"op": "create", "email": "second@example.com"})
+
+    state = hooks.sandbox.admin("GET", "/webhooks")
+
+    assert registered == 200 and state["webhooks"][0]["disabled"] is True
+    assert [d["attempts"] for d in state["deliveries"]] == [[410]]
+    assert len(hooks.receiver.arrivals) == 1

@@ -26,8 +26,9 @@ Faults
   (201); ``GET /_admin/faults``; ``DELETE /_admin/faults[/{id}]``.
 
 Webhooks
-- ``GET /_admin/webhooks`` → ``{"webhooks":[…, "drop"], "deliveries":[{"webhook","url","form",
-  "status","error","dropped","done"}]}``.
+- ``GET /_admin/webhooks`` → ``{"webhooks":[…, "drop", "disabled"], "deliveries":[{"webhook",
+  "url","form","status","error","dropped","done","attempts"}]}`` (``attempts``: the status of each
+  try, or ``"error"``).
 - ``PUT /_admin/webhooks/{id}`` ``{"drop": n}`` drops that webhook's next ``n`` deliveries on
   purpose (``-1``: all of them, ``0``: none) → the webhook.
 - ``DELETE /_admin/webhooks/{id}`` removes the webhook behind its owner's back, as Mailchimp does
@@ -206,7 +207,9 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         hooks = state.webhooks
         return web.json_response(
             {
-                "webhooks": [{**h.to_json(), "drop": h.drop} for h in hooks.all()],
+                "webhooks": [
+                    {**h.to_json(), "drop": h.drop, "disabled": h.disabled} for h in hooks.all()
+                ],
                 "deliveries": [d.describe() for d in list(hooks.deliveries)],
             }
         )

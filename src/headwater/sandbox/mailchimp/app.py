@@ -58,6 +58,7 @@ class SandboxState:
         lenient_dates: bool = False,
         ignore_offsets: bool = False,
         api_endpoint: str | None = None,
+        webhook_retry_delays: Sequence[float] = webhooks.RETRY_DELAYS,
         frozen_at_ms: int | None = None,
     ) -> None:
         self.clock = clock.Clock()
@@ -70,7 +71,7 @@ class SandboxState:
         )
         self.connections = connections.Connections(connection_limit)
         self.faults = faults.Faults(seed)
-        self.webhooks = webhooks.Webhooks(self.store)
+        self.webhooks = webhooks.Webhooks(self.store, webhook_retry_delays)
         self.options = api.Options(lenient_dates=lenient_dates, ignore_offsets=ignore_offsets)
         self.api_endpoint = api_endpoint
         self._lock = threading.Lock()

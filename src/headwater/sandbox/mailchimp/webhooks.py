@@ -3,9 +3,9 @@
 - ``POST /3.0/lists/{list_id}/webhooks`` ``{"url", "events"?, "sources"?}``: the sandbox first
   sends ``GET url`` (User-Agent ``MailChimp.com WebHook Validator``); anything but 200 refuses the
   webhook (400 problem+json on ``url``, with the HTTP code seen). ``events`` (``subscribe``,
-  ``unsubscribe``, ``profile``, ``cleaned``, ``upemail``, ``campaign``) default to true; ``sources``
-  default to ``user`` and ``admin`` true, ``api`` false (so a client's own writes do not echo back
-  unless it asks). ``GET …/webhooks`` → ``{"webhooks","list_id","total_items"}``;
+  ``unsubscribe``, ``profile``, ``cleaned``, ``upemail``, ``campaign``) and ``sources`` (``user``,
+  ``admin``, ``api``) default to true, so a client's own API writes echo back unless it says
+  ``"sources": {"api": false}``. ``GET …/webhooks`` → ``{"webhooks","list_id","total_items"}``;
   ``GET|PATCH|DELETE …/webhooks/{webhook_id}``.
 - Each member change (see ``store.Change``) whose type the webhook's ``events`` and whose source its
   ``sources`` accept is POSTed as ``application/x-www-form-urlencoded`` (User-Agent
@@ -16,7 +16,10 @@
   (``unsub``, or ``delete`` for an archive) and ``data[reason]``; ``upemail`` carries
   ``data[new_id]``, ``data[new_email]``, ``data[old_email]``; ``cleaned`` ``data[reason]``).
 - Deliveries leave one at a time, in the order the changes happened, unsigned, with a 10-second
-  timeout and no retry. The admin surface can make a webhook drop its next deliveries on purpose
+  timeout. Any answer but 2xx (or no answer) is retried three times, after each of
+  ``retry_delays`` seconds (Mailchimp retries a change three times, over about 75 minutes); a 410
+  disables the webhook for good, without retry, as Mailchimp has done since April 2021. The admin
+  surface can make a webhook drop its next deliveries on purpose
   (they are recorded as dropped and never sent), or remove a webhook as Mailchimp does with one
   that keeps failing; every delivery is recorded for the test oracle. ``campaign`` is accepted in
   ``events`` but never fires: the sandbox sends no campaigns.
@@ -29,8 +32,8 @@ import contextlib
 import datetime as dt
 import threading
 import uuid
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,7 +43,8 @@ from aiohttp import web
 from headwater.sandbox.mailchimp import api, members, problems, store
 
 EVENTS = ("subscribe", "unsubscribe", "profile", "cleaned", "upemail", "campaign")
-DEFAULT_SOURCES = {"user": True, "admin": True, "api": False}
+SOURCES = ("user", "admin", "api")
+RETRY_DELAYS = (300.0, 1200.0, 3000.0)
 VALIDATOR_AGENT = "MailChimp.com WebHook Validator"
 AGENT = "MailChimp.com"
 TIMEOUT_S = 10
@@ -48,7 +52,8 @@ TIMEOUT_S = 10
 
 @dataclass
 class Webhook:
-    """One registered webhook; ``drop`` is how many deliveries to drop next (-1: all)."""
+    """One registered webhook; ``drop`` is how many deliveries to drop next (-1: all);
+    ``disabled`` once its URL answered 410."""
 
     id: str
     list_id: str
@@ -56,6 +61,7 @@ class Webhook:
     events: dict[str, bool]
     sources: dict[str, bool]
     drop: int = 0
+    disabled: bool = False
 
     def to_json(self) -> dict[str, Any]:
         href = f"/3.0/lists/{self.list_id}/webhooks/{self.id}"
@@ -69,14 +75,16 @@ class Webhook:
         }
 
     def wants(self, change: store.Change) -> bool:
-        return self.list_id == change.list_id and bool(
-            self.events.get(change.type) and self.sources.get(change.source)
+        return (
+            not self.disabled
+            and self.list_id == change.list_id
+            and bool(self.events.get(change.type) and self.sources.get(change.source))
         )
 
 
 @dataclass
 class Delivery:
-    """One POST (or a dropped one), for the admin surface."""
+    """One change sent to one webhook (or dropped), with every attempt, for the admin surface."""
 
     webhook_id: str
     url: str
@@ -85,6 +93,7 @@ class Delivery:
     error: str | None = None
     dropped: bool = False
     done: bool = False
+    attempts: list[int | str] = field(default_factory=list)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -95,6 +104,7 @@ class Delivery:
             "error": self.error,
             "dropped": self.dropped,
             "done": self.done,
+            "attempts": list(self.attempts),
         }
 
 
@@ -161,8 +171,9 @@ def _flags(
 class Webhooks:
     """The webhooks of every list, and their sender; listens to ``data``'s changes."""
 
-    def __init__(self, data: store.Store) -> None:
+    def __init__(self, data: store.Store, retry_delays: Sequence[float] = RETRY_DELAYS) -> None:
         self.data = data
+        self.retry_delays = tuple(retry_delays)
         self.deliveries: list[Delivery] = []
         self._lock = threading.Lock()
         self._hooks: dict[str, Webhook] = {}
@@ -210,7 +221,7 @@ class Webhooks:
         if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
             raise problems.invalid("url", "Please provide a valid URL.")
         events = _flags(body.get("events"), "events", EVENTS, dict.fromkeys(EVENTS, True))
-        sources = _flags(body.get("sources"), "sources", tuple(DEFAULT_SOURCES), DEFAULT_SOURCES)
+        sources = _flags(body.get("sources"), "sources", SOURCES, dict.fromkeys(SOURCES, True))
         if any(h.list_id == list_id and h.url == url for h in self.all()):
             raise problems.invalid("url", "A webhook with this URL already exists for this list.")
         await self._check(url)
@@ -222,7 +233,7 @@ class Webhooks:
     def update(self, list_id: str, webhook_id: str, body: Mapping[str, Any]) -> Webhook:
         hook = self.get(list_id, webhook_id)
         events = _flags(body.get("events"), "events", EVENTS, hook.events)
-        sources = _flags(body.get("sources"), "sources", tuple(DEFAULT_SOURCES), hook.sources)
+        sources = _flags(body.get("sources"), "sources", SOURCES, hook.sources)
         with self._lock:
             hook.events, hook.sources = events, sources
         return hook
@@ -263,24 +274,41 @@ class Webhooks:
             loop.call_soon_threadsafe(queue.put_nowait, (hook, delivery))
 
     async def _send_all(self) -> None:
-        assert self._queue is not None and self._session is not None
+        assert self._queue is not None
         while True:
             hook, delivery = await self._queue.get()
             with self._lock:
-                dropping = hook.drop != 0
-                if hook.drop > 0:
+                dropping = hook.drop != 0 and not delivery.attempts
+                if dropping and hook.drop > 0:
                     hook.drop -= 1
             if dropping:
-                delivery.dropped = True
-            else:
-                try:
-                    async with self._session.post(
-                        hook.url, data=delivery.form, headers={"User-Agent": AGENT}
-                    ) as answer:
-                        delivery.status = answer.status
-                except (aiohttp.ClientError, TimeoutError) as exc:
-                    delivery.error = f"{type(exc).__name__}: {exc}"
+                delivery.dropped = delivery.done = True
+                continue
+            if hook.disabled:
+                delivery.error, delivery.done = "the webhook is disabled", True
+                continue
+            await self._attempt(hook, delivery)
+
+    async def _attempt(self, hook: Webhook, delivery: Delivery) -> None:
+        assert self._session is not None and self._loop is not None and self._queue is not None
+        delivery.status = delivery.error = None
+        try:
+            async with self._session.post(
+                hook.url, data=delivery.form, headers={"User-Agent": AGENT}
+            ) as answer:
+                delivery.status = answer.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            delivery.error = f"{type(exc).__name__}: {exc}"
+        delivery.attempts.append(delivery.status or "error")
+        if delivery.status is not None and 200 <= delivery.status < 300:
             delivery.done = True
+        elif delivery.status == 410:
+            hook.disabled = delivery.done = True
+        elif len(delivery.attempts) > len(self.retry_delays):
+            delivery.done = True
+        else:
+            delay = self.retry_delays[len(delivery.attempts) - 1]
+            self._loop.call_later(delay, self._queue.put_nowait, (hook, delivery))
 
 
 def routes(hooks: Webhooks) -> list[web.RouteDef]:
