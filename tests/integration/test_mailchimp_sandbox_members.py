@@ -265,3 +265,38 @@ async def test_unknown_things_are_problem_json(api: Api) -> None:
     for problem in (a, b, c, d):
         assert set(problem) >= {"type", "title", "status", "detail", "instance"}
         assert problem["type"].startswith("https://mailchimp.com/developer/")
+
+
+@pytest.mark.mailchimp_sandbox(members=0, frozen_at_ms=NOW_MS)
+async def test_sort_and_the_other_filters(api: Api) -> None:
+    api.batch(NOW + 2, {"op": "create", "email": "a@example.com"})
+    api.batch(NOW, {"op": "create", "email": "b@example.com", "status": "pending"})
+    api.batch(NOW + 1, {"op": "create", "email": "c@example.com"})
+
+    newest_first = await api.members(sort_field="last_changed", sort_dir="DESC")
+    by_unique = await api.members(unique_email_id=members.unique_email_id("c@example.com"))
+    opted_since = await api.members(since_timestamp_opt=_iso(NOW + 1))
+    bad, problem, _ = await api.call("GET", "/3.0/lists/{list_id}/members", sort_dir="UP")
+
+    assert [m["email_address"] for m in newest_first["members"]] == [
+        "a@example.com",
+        "c@example.com",
+        "b@example.com",
+    ]
+    assert [m["email_address"] for m in by_unique["members"]] == ["c@example.com"]
+    assert sorted(m["email_address"] for m in opted_since["members"]) == [
+        "a@example.com",
+        "c@example.com",
+    ]
+    assert bad == 400 and problem["errors"][0]["field"] == "sort_dir"
+
+
+@pytest.mark.mailchimp_sandbox(members=0, frozen_at_ms=NOW_MS, ignore_offsets=True)
+async def test_ignore_offsets_reads_every_date_as_utc_like_users_report(api: Api) -> None:
+    [at] = api.batch(NOW, {"op": "create", "email": "at@example.com"})
+
+    shifted = await api.members(since_last_changed="2027-01-15T08:00:00+02:00")
+    later = await api.members(since_last_changed="2027-01-15T08:00:01-05:00")
+
+    assert [m["id"] for m in shifted["members"]] == [at]
+    assert later["members"] == []
