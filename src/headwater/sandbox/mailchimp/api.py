@@ -6,7 +6,7 @@
   ``status``, ``since_last_changed``/``before_last_changed``, ``since_timestamp_opt``/
   ``before_timestamp_opt`` (ISO 8601; see ``dates``), ``unique_email_id``, ``email_type``,
   ``vip_only``, ``sort_field``/``sort_dir`` → ``{"members","list_id","total_items","_links"}``;
-  filter semantics are in ``store``.
+  filter semantics are in ``filters``.
 - ``POST …/members``; ``GET|PUT|PATCH|DELETE …/members/{subscriber_hash}`` (the hash, or the
   email address); ``POST …/members/{subscriber_hash}/actions/delete-permanent``. ``DELETE``
   archives and answers 204.
@@ -29,7 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
-from headwater.sandbox.mailchimp import dates, members, problems, store
+from headwater.sandbox.mailchimp import dates, filters, members, problems, store
 
 DEFAULT_COUNT = 10
 MAX_COUNT = 1000
@@ -136,12 +136,12 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def _member_query(request: web.Request, options: Options) -> store.Query:
+def _member_query(request: web.Request, options: Options) -> filters.Query:
     query = request.query
     vip = query.get("vip_only", "").lower()
     if vip not in ("", "true", "false"):
         raise problems.invalid("vip_only", "The value must be true or false.")
-    return store.Query(
+    return filters.Query(
         status=_choice(query, "status", members.STATUSES),
         since_last_changed=_date(query, "since_last_changed", options),
         before_last_changed=_date(query, "before_last_changed", options),

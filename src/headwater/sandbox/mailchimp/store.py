@@ -5,19 +5,7 @@ meanwhile is seen whole or not at all. Writes stamp ``last_changed`` with the sa
 whole seconds (or the ``at`` given), and report each change to the listeners (the webhooks) once
 the write has succeeded.
 
-Filters of ``GET …/members`` (``Query``):
-- ``since_last_changed=T`` keeps members with ``last_changed >= T`` (inclusive) and
-  ``before_last_changed=T`` those with ``last_changed < T``. Mailchimp does not document either
-  bound; since its dates have one-second precision and many changes share a second, an inclusive
-  lower bound is the reading under which a client that asks "since the second I last saw" misses
-  nothing, and the half-open window makes consecutive windows neither overlap nor leave gaps. Build
-  the store with ``exclusive_since=True`` to check a client against the stricter reading.
-- Without ``status``, archived members are left out (and out of ``total_items``), as in
-  Mailchimp's audience view; ``status=archived`` lists them. ``GET`` of one archived member
-  answers it with ``"status": "archived"``, never 404.
-- Members come in the order they joined, unless ``sort_field`` (``timestamp_opt``,
-  ``timestamp_signup``, ``last_changed``) and ``sort_dir`` (``ASC``, ``DESC``) say otherwise; the
-  sort is stable, so offset paging is stable while the data does not change.
+What a member listing keeps, and in which order, is in ``filters``.
 """
 
 from __future__ import annotations
@@ -31,84 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from headwater.sandbox import clock
-from headwater.sandbox.mailchimp import dates, members, problems
+from headwater.sandbox.mailchimp import audiences, filters, members, problems
 
 MERGE_FIELDS = ("FNAME", "LNAME", "ADDRESS", "PHONE", "BIRTHDAY", "COMPANY")
 SOURCES = ("user", "admin", "api")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-@dataclass
-class Audience:
-    """One list (an "audience") and its members, keyed by subscriber hash in joining order."""
-
-    id: str
-    name: str
-    web_id: int
-    date_created: int
-    members: dict[str, members.Member] = field(default_factory=dict)
-    forgotten: set[str] = field(default_factory=set)
-    next_number: int = 0
-    last_changed: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        """The list object of ``GET /3.0/lists/{list_id}``."""
-        counts = {s: 0 for s in members.STATUSES}
-        for member in self.members.values():
-            counts[member.status] += 1
-        return {
-            "id": self.id,
-            "web_id": self.web_id,
-            "name": self.name,
-            "contact": {
-                "company": "Sandbox Inc.",
-                "address1": "1 Sandbox Way",
-                "city": "Atlanta",
-                "state": "GA",
-                "zip": "30308",
-                "country": "US",
-            },
-            "permission_reminder": "You signed up on our website.",
-            "use_archive_bar": True,
-            "campaign_defaults": {
-                "from_name": "Sandbox",
-                "from_email": "sandbox@example.com",
-                "subject": "",
-                "language": "en",
-            },
-            "date_created": dates.iso(self.date_created),
-            "list_rating": 0,
-            "email_type_option": False,
-            "subscribe_url_short": f"https://eepurl.com/{self.id[:6]}",
-            "visibility": "pub",
-            "double_optin": False,
-            "marketing_permissions": False,
-            "stats": {
-                "member_count": counts["subscribed"],
-                "unsubscribe_count": counts["unsubscribed"],
-                "cleaned_count": counts["cleaned"],
-                "total_contacts": sum(counts.values()) - counts["archived"],
-                "last_sub_date": "",
-                "last_unsub_date": "",
-            },
-            "_links": [{"rel": "self", "href": f"/3.0/lists/{self.id}", "method": "GET"}],
-        }
-
-
-@dataclass(frozen=True)
-class Query:
-    """The filters and order of a member listing (times in epoch seconds)."""
-
-    status: str | None = None
-    since_last_changed: int | None = None
-    before_last_changed: int | None = None
-    since_timestamp_opt: int | None = None
-    before_timestamp_opt: int | None = None
-    unique_email_id: str | None = None
-    email_type: str | None = None
-    vip_only: bool = False
-    sort_field: str | None = None
-    sort_dir: str = "ASC"
 
 
 @dataclass(frozen=True)
@@ -131,7 +46,7 @@ class Store:
         self.exclusive_since = exclusive_since
         self.lock = threading.RLock()
         self.listeners: list[Callable[[Change], None]] = []
-        self._lists: dict[str, Audience] = {}
+        self._lists: dict[str, audiences.Audience] = {}
         self._pending: list[Change] | None = None
         self._web_ids = 100_000
 
@@ -140,22 +55,24 @@ class Store:
 
     # --- lists ---------------------------------------------------------------------------------
 
-    def create_list(self, name: str, *, at: int | None = None) -> Audience:
+    def create_list(self, name: str, *, at: int | None = None) -> audiences.Audience:
         """A new empty list; its id is 10 hex characters derived from its number."""
         with self.lock:
             number = len(self._lists) + 1
             list_id = hashlib.md5(f"list-{number}-{name}".encode()).hexdigest()[:10]
             created = at if at is not None else self.now()
             self._web_ids += 1
-            audience = Audience(list_id, name, self._web_ids, created, last_changed=created)
+            audience = audiences.Audience(
+                list_id, name, self._web_ids, created, last_changed=created
+            )
             self._lists[list_id] = audience
             return audience
 
-    def lists(self) -> list[Audience]:
+    def lists(self) -> list[audiences.Audience]:
         with self.lock:
             return list(self._lists.values())
 
-    def get_list(self, list_id: str) -> Audience:
+    def get_list(self, list_id: str) -> audiences.Audience:
         with self.lock:
             found = self._lists.get(list_id)
             if found is None:
@@ -164,45 +81,11 @@ class Store:
 
     # --- reads ---------------------------------------------------------------------------------
 
-    def query(self, list_id: str, query: Query) -> list[members.Member]:
-        """Every member of the list that matches ``query``, in the asked order."""
+    def query(self, list_id: str, query: filters.Query) -> list[members.Member]:
+        """Every member of the list that ``query`` keeps, in the order it asks for."""
         with self.lock:
-            found = [m for m in self.get_list(list_id).members.values() if self._matches(m, query)]
-        if query.sort_field is not None:
-            key = query.sort_field
-
-            def value(member: members.Member) -> int:
-                stamp: int | None = getattr(member, key)
-                return -1 if stamp is None else stamp
-
-            found.sort(key=value, reverse=query.sort_dir == "DESC")
-        return found
-
-    def _matches(self, member: members.Member, query: Query) -> bool:
-        if query.status is None and member.status == "archived":
-            return False
-        if query.status is not None and member.status != query.status:
-            return False
-        changed = member.last_changed
-        since = query.since_last_changed
-        if since is not None and (changed < since or (self.exclusive_since and changed == since)):
-            return False
-        if query.before_last_changed is not None and changed >= query.before_last_changed:
-            return False
-        opt = member.timestamp_opt
-        if query.since_timestamp_opt is not None and (
-            opt is None or opt < query.since_timestamp_opt
-        ):
-            return False
-        if query.before_timestamp_opt is not None and (
-            opt is None or opt >= query.before_timestamp_opt
-        ):
-            return False
-        if query.unique_email_id and members.unique_email_id(member.email) != query.unique_email_id:
-            return False
-        if query.email_type and member.email_type != query.email_type:
-            return False
-        return not (query.vip_only and not member.vip)
+            found = list(self.get_list(list_id).members.values())
+            return filters.apply(found, query, exclusive_since=self.exclusive_since)
 
     def get(self, list_id: str, key: str) -> members.Member:
         """A member by subscriber hash or email address (either case)."""
