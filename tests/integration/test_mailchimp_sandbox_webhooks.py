@@ -211,3 +211,22 @@ async def test_a_410_disables_the_webhook_for_good(hooks: Hooks) -> None:
     assert registered == 200 and state["webhooks"][0]["disabled"] is True
     assert [d["attempts"] for d in state["deliveries"]] == [[410]]
     assert len(hooks.receiver.arrivals) == 1
+
+
+@pytest.mark.mailchimp_sandbox(members=0, frozen_at_ms=NOW_MS)
+async def test_patch_changes_events_and_checks_a_new_url(hooks: Hooks) -> None:
+    _, hook = await hooks.register()
+    one = f"{hooks.url}/{hook['id']}"
+    headers = hooks.sandbox.headers()
+
+    async with hooks.http.patch(
+        one, json={"url": hooks.receiver.url, "events": {"subscribe": False}}, headers=headers
+    ) as response:
+        refused = response.status
+    async with hooks.http.patch(one, json={"events": {"subscribe": False}}, headers=headers) as r:
+        patched = await r.json()
+    hooks.batch({"op": "create", "email": "quiet@example.com"})
+
+    assert refused == 400
+    assert patched["events"]["subscribe"] is False and patched["url"] == hooks.target
+    assert hooks.sandbox.admin("GET", "/webhooks")["deliveries"] == []

@@ -190,8 +190,7 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         return web.json_response([f.describe() for f in state.faults.armed()])
 
     async def add_fault(request: web.Request) -> web.Response:
-        spec = {"path": "/3.0/", **(await _body(request))}
-        return web.json_response(state.faults.add(spec).describe(), status=201)
+        return web.json_response(state.faults.add(await _body(request)).describe(), status=201)
 
     async def clear_faults(request: web.Request) -> web.Response:
         state.faults.clear()

@@ -70,7 +70,7 @@ class SandboxState:
             self.clock, client_id=client_id, client_secret=client_secret, accounts=accounts
         )
         self.connections = connections.Connections(connection_limit)
-        self.faults = faults.Faults(seed)
+        self.faults = faults.Faults(seed, default_path="/3.0/")
         self.webhooks = webhooks.Webhooks(self.store, webhook_retry_delays)
         self.options = api.Options(lenient_dates=lenient_dates, ignore_offsets=ignore_offsets)
         self.api_endpoint = api_endpoint

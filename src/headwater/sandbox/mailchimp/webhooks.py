@@ -168,6 +168,12 @@ def _flags(
     return {**base, **raw}
 
 
+def _url(raw: object) -> str:
+    if not isinstance(raw, str) or urlsplit(raw).scheme not in ("http", "https"):
+        raise problems.invalid("url", "Please provide a valid URL.")
+    return raw
+
+
 class Webhooks:
     """The webhooks of every list, and their sender; listens to ``data``'s changes."""
 
@@ -217,9 +223,7 @@ class Webhooks:
 
     async def create(self, list_id: str, body: Mapping[str, Any]) -> Webhook:
         self.data.get_list(list_id)
-        url = body.get("url")
-        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
-            raise problems.invalid("url", "Please provide a valid URL.")
+        url = _url(body.get("url"))
         events = _flags(body.get("events"), "events", EVENTS, dict.fromkeys(EVENTS, True))
         sources = _flags(body.get("sources"), "sources", SOURCES, dict.fromkeys(SOURCES, True))
         if any(h.list_id == list_id and h.url == url for h in self.all()):
@@ -230,12 +234,16 @@ class Webhooks:
             self._hooks[hook.id] = hook
         return hook
 
-    def update(self, list_id: str, webhook_id: str, body: Mapping[str, Any]) -> Webhook:
+    async def update(self, list_id: str, webhook_id: str, body: Mapping[str, Any]) -> Webhook:
+        """``PATCH``: new ``events``, ``sources`` or ``url`` (a new URL is checked with a GET)."""
         hook = self.get(list_id, webhook_id)
         events = _flags(body.get("events"), "events", EVENTS, hook.events)
         sources = _flags(body.get("sources"), "sources", SOURCES, hook.sources)
+        url = body.get("url", hook.url)
+        if url != hook.url:
+            await self._check(_url(url))
         with self._lock:
-            hook.events, hook.sources = events, sources
+            hook.events, hook.sources, hook.url = events, sources, url
         return hook
 
     def delete(self, list_id: str, webhook_id: str) -> None:
@@ -333,7 +341,8 @@ def routes(hooks: Webhooks) -> list[web.RouteDef]:
     async def patch(request: web.Request) -> web.Response:
         info = request.match_info
         body = await api.json_body(request)
-        return web.json_response(hooks.update(info["list_id"], info["webhook_id"], body).to_json())
+        hook = await hooks.update(info["list_id"], info["webhook_id"], body)
+        return web.json_response(hook.to_json())
 
     async def delete(request: web.Request) -> web.Response:
         hooks.delete(request.match_info["list_id"], request.match_info["webhook_id"])
