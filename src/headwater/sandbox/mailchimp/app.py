@@ -42,6 +42,14 @@ class SandboxState:
     ``tokens`` (``oauth.Tokens``), ``connections`` (``connections.Connections``), ``faults``
     (``faults.Faults``), ``webhooks`` (``webhooks.Webhooks``); ``counters()`` reports calls,
     grants, refusals and faults fired.
+
+    Options beyond the seed data: ``accounts`` (names; each has its own tokens, API key and
+    connection limit, all see the same lists), ``connection_limit`` (0: none),
+    ``exclusive_since`` (``since_last_changed`` leaves out its own second), ``lenient_dates``
+    (an unreadable date filter is ignored rather than refused), ``ignore_offsets`` (date filters
+    read their wall time as UTC), ``api_endpoint`` (what the metadata names as the API host;
+    default: the URL the request came to), ``webhook_retry_delays`` (seconds before each of the
+    three retries) and ``frozen_at_ms`` (start with the clock frozen there).
     """
 
     def __init__(
