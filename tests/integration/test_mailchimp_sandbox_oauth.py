@@ -135,3 +135,15 @@ async def test_revoking_kills_tokens_but_not_api_keys(
         assert response.status == 401
     issued = mailchimp_sandbox.admin("POST", "/tokens", {})
     assert issued["api_key"].endswith("-us1")
+
+
+@pytest.mark.mailchimp_sandbox(api_endpoint="https://us1.api.example.test")
+async def test_metadata_names_the_configured_api_endpoint(
+    mailchimp_sandbox: MailchimpSandbox, http: aiohttp.ClientSession
+) -> None:
+    auth = {"Authorization": f"OAuth {mailchimp_sandbox.token()}"}
+    async with http.get(f"{mailchimp_sandbox.url}/oauth2/metadata", headers=auth) as response:
+        metadata = await response.json()
+
+    assert metadata["api_endpoint"] == "https://us1.api.example.test"
+    assert metadata["login_url"] == mailchimp_sandbox.url
