@@ -10,7 +10,7 @@ import pytest
 
 from tests import databases
 
-pytest_plugins = ["tests.sandbox_fixtures", "tests.api_fixtures"]
+pytest_plugins = ["tests.sandbox_fixtures", "tests.api_fixtures", "tests.mailchimp_fixtures"]
 
 _pg_state: dict[str, bool] = {}
 

@@ -111,6 +111,39 @@ def sandbox_acton(
     )
 
 
+@sandbox_app.command("mailchimp")
+def sandbox_mailchimp(
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8300),
+    client_id: str = typer.Option("sandbox-client", help="The OAuth client id it accepts."),
+    client_secret: str = typer.Option("sandbox-secret", help="The OAuth client secret it accepts."),
+    lists: int = typer.Option(2, help="How many lists (audiences) to seed."),
+    members: int = typer.Option(25, help="How many members each list starts with."),
+    seed: int = typer.Option(1, help="Seed of the generated data."),
+    connection_limit: int = typer.Option(
+        10, help="Simultaneous requests per account before 429; 0: no limit."
+    ),
+    lenient_dates: bool = typer.Option(
+        False,
+        help="Ignore an unreadable date filter (as users report Mailchimp does) instead of 400.",
+    ),
+) -> None:
+    """A faithful local Mailchimp: OAuth, lists, members, webhooks, limits and injectable faults."""
+    from headwater.sandbox.mailchimp import app as mailchimp_app
+
+    mailchimp_app.run(
+        host=host,
+        port=port,
+        client_id=client_id,
+        client_secret=client_secret,
+        lists=lists,
+        members=members,
+        seed=seed,
+        connection_limit=connection_limit,
+        lenient_dates=lenient_dates,
+    )
+
+
 @app.command()
 def receiver(
     host: str = typer.Option("127.0.0.1"),

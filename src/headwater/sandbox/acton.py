@@ -154,24 +154,6 @@ async def _answer(
         return web.Response(status=exc.status, body=exc.body, headers=headers)
 
 
-async def _fault_answer(
-    fault: faults.Fault, request: web.Request, response: web.StreamResponse
-) -> web.StreamResponse:
-    body = response.body if isinstance(response, web.Response) else None
-    raw = body if isinstance(body, bytes) else b""
-    if fault.kind == "malformed":
-        broken = raw[: len(raw) // 2] if len(raw) > 2 else b'{"data": ['
-        return web.Response(body=broken, status=response.status, content_type="application/json")
-    stream = web.StreamResponse(status=response.status)
-    stream.content_type = response.content_type
-    stream.content_length = max(len(raw), 2)
-    await stream.prepare(request)
-    await stream.write(raw[: len(raw) // 2] or b"{")
-    if request.transport is not None:
-        request.transport.close()
-    return stream
-
-
 def _middleware(state: SandboxState) -> Middleware:
     @web.middleware
     async def gateway(request: web.Request, handler: _Handler) -> web.StreamResponse:
@@ -195,7 +177,7 @@ def _middleware(state: SandboxState) -> Middleware:
             return _json_error(error, headers)
         response = await _answer(state, request, handler)
         if terminal is not None:
-            return await _fault_answer(terminal, request, response)
+            return await serving.faulted_answer(terminal.kind, request, response)
         return response
 
     return gateway

@@ -1,8 +1,9 @@
 """Injectable faults: what the sandbox does instead of (or besides) answering normally.
 
-A fault applies to requests whose path starts with ``path`` (and whose method is ``method``, when
-given). It fires ``count`` times (None: until removed), each time with ``probability`` (None:
-always; rolls use a seeded generator, so a run is repeatable). Kinds:
+A fault applies to requests whose path starts with ``path`` (default: the sandbox's API prefix,
+``/api/`` for Act-On) and whose method is ``method``, when given. It fires ``count`` times (None:
+until removed), each time with ``probability`` (None: always; rolls use a seeded generator, so a
+run is repeatable). Kinds:
 
 - ``latency``: waits ``delay`` seconds, then the request goes on (other faults may still apply);
 - ``status``: answers ``status`` (default 500) with a gateway-style body (or ``body``), and
@@ -59,7 +60,8 @@ def _number(raw: Mapping[str, Any], key: str, kind: type[int] | type[float]) -> 
 class Faults:
     """The armed faults, in the order they were added; thread-safe."""
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, *, default_path: str = "/api/") -> None:
+        self.default_path = default_path
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
         self._next_id = 1
@@ -71,7 +73,7 @@ class Faults:
         kind = raw.get("kind")
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}")
-        path = raw.get("path", "/api/")
+        path = raw.get("path", self.default_path)
         method = raw.get("method")
         if not isinstance(path, str) or not path.startswith("/"):
             raise ValueError("path must be a path prefix starting with /")

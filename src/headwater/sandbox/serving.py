@@ -26,6 +26,26 @@ async def _start(app: web.Application, host: str, port: int) -> tuple[web.AppRun
     return runner, f"http://{shown}:{bound_port}"
 
 
+async def faulted_answer(
+    kind: str, request: web.Request, response: web.StreamResponse
+) -> web.StreamResponse:
+    """``response`` spoiled by a ``malformed`` fault (half the body, still the real status) or a
+    ``drop`` fault (the full ``Content-Length`` announced, half the body sent, then a hang-up)."""
+    body = response.body if isinstance(response, web.Response) else None
+    raw = body if isinstance(body, bytes) else b""
+    if kind == "malformed":
+        broken = raw[: len(raw) // 2] if len(raw) > 2 else b'{"data": ['
+        return web.Response(body=broken, status=response.status, content_type="application/json")
+    stream = web.StreamResponse(status=response.status)
+    stream.content_type = response.content_type
+    stream.content_length = max(len(raw), 2)
+    await stream.prepare(request)
+    await stream.write(raw[: len(raw) // 2] or b"{")
+    if request.transport is not None:
+        request.transport.close()
+    return stream
+
+
 def run_forever(app: web.Application, host: str, port: int, banner: Callable[[str], str]) -> None:
     """Serves ``app`` until interrupted; prints ``banner(url)`` once it listens."""
 
