@@ -42,7 +42,6 @@ class Account:
             n: (OLD_MS, OLD_MS, 0) for n in range(1, BASE_ROWS + 1)
         }
         self.dated_downloads = 0
-        self.next_row = BASE_ROWS + 1
 
     def touch(self, numbers: range | list[int], now_ms: int) -> None:
         for n in numbers:
@@ -164,8 +163,7 @@ class Provider:
     async def touch(self, request: web.Request) -> web.Response:
         body = await request.json()
         found = self.accounts[body["account"]]
-        n = found.next_row
-        found.next_row += 1
+        n = 1000 + next(self.counter)  # unique across accounts, so arrivals can be told apart
         at = time.time()
         found.touch([n], int(at * 1000))
         return web.json_response({"objectId": f"{LIST_ID}:{n}", "at": at})
