@@ -189,8 +189,9 @@ async def database(url: str | None, folder: Path) -> AsyncIterator[str]:
 
 
 class PgStats:
-    """``pg_stat_database`` counters of one database (and ``pg_stat_statements`` when the
-    server preloads it), read before and after a measurement."""
+    """``pg_stat_database`` counters of one database, ``pg_stat_user_tables`` scans of each of
+    its tables (and ``pg_stat_statements`` when the server preloads it), read before and after
+    a measurement."""
 
     COUNTERS = (
         "xact_commit",
@@ -203,6 +204,7 @@ class PgStats:
         "blks_hit",
         "blks_read",
     )
+    TABLE_COUNTERS = ("seq_scan", "seq_tup_read", "idx_scan", "idx_tup_fetch")
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -226,18 +228,13 @@ class PgStats:
             await conn.close()
 
     async def snapshot(self) -> dict[str, int]:
-        conn = await self._connect()
-        try:
-            await conn.execute("SELECT pg_stat_clear_snapshot()")
-            row = await conn.fetchrow(
-                f"SELECT {', '.join(self.COUNTERS)} FROM pg_stat_database WHERE datname = $1",
-                self.name,
-            )
-            if self.statements:
+        if self.statements:
+            conn = await self._connect()
+            try:
                 await conn.execute("SELECT pg_stat_statements_reset()")
-            return {k: int(row[k]) for k in self.COUNTERS}
-        finally:
-            await conn.close()
+            finally:
+                await conn.close()
+        return await self.snapshot_without_reset()
 
     async def per_unit(self, before: dict[str, int], units: float) -> dict[str, Any]:
         after = await self.snapshot_without_reset()
@@ -245,6 +242,15 @@ class PgStats:
             f"{k}_per_unit": round((after[k] - before[k]) / units, 2) if units else None
             for k in self.COUNTERS
         }
+        tables: dict[str, dict[str, float]] = {}
+        for key, value in after.items():
+            if "." not in key or not units:
+                continue
+            table, counter = key.split(".", 1)
+            delta = (value - before.get(key, 0)) / units
+            if delta:
+                tables.setdefault(table, {})[f"{counter}_per_unit"] = round(delta, 2)
+        found["tables"] = tables
         if self.statements:
             found["top_statements"] = await self.top_statements(units)
         return found
@@ -252,11 +258,18 @@ class PgStats:
     async def snapshot_without_reset(self) -> dict[str, int]:
         conn = await self._connect()
         try:
+            await conn.execute("SELECT pg_stat_clear_snapshot()")
             row = await conn.fetchrow(
                 f"SELECT {', '.join(self.COUNTERS)} FROM pg_stat_database WHERE datname = $1",
                 self.name,
             )
-            return {k: int(row[k]) for k in self.COUNTERS}
+            found = {k: int(row[k]) for k in self.COUNTERS}
+            for table in await conn.fetch(
+                "SELECT relname, " + ", ".join(self.TABLE_COUNTERS) + " FROM pg_stat_user_tables"
+            ):
+                for counter in self.TABLE_COUNTERS:
+                    found[f"{table['relname']}.{counter}"] = int(table[counter] or 0)
+            return found
         finally:
             await conn.close()
 
