@@ -1,17 +1,17 @@
 """Many instances at a one-minute interval: polls per second achieved, start lag p50/p99 and
 resident memory per Headwater process.
 
-``--instances`` instances (10,000 for the real figure: ``--instances 10000 --seconds 150``) poll
-their list every ``--interval`` seconds (default 60) against the fake Act-On, with no changes.
-Every ``--sample`` seconds the bench reads each poller's due time and last start from the
-database (read only); a poll's start lag is its start minus the due time seen before it. The
-first poll of each instance (due at its creation, with its first reconciliation) is left out.
-The window starts once every first poll is done. The baselines, from the same run: the polls
-the schedule made due in the window, and how late a plain asyncio timer in the bench process
-wakes (this machine's own lateness under its current load).
+``--instances`` instances (for the real figure: ``--instances 10000 --workers 2 --settle 120
+--seconds 120``) poll their list every ``--interval`` seconds (default 60) against the fake
+Act-On, with no changes. Every ``--sample`` seconds the bench reads each poller's due time and
+last start from the database (read only); a poll's start lag is its start minus the due time
+seen before it. The window starts ``--settle`` seconds after every instance's first poll (due
+at its creation, with its first reconciliation) is done. The baselines, from the same run: the
+polls the schedule made due in the window, and how late a plain asyncio timer in the bench
+process wakes (this machine's own lateness under its current load).
 
     .venv/bin/python bench/scale.py [--database-url postgresql] [--workers 2]
-        [--instances 300] [--interval 60] [--seconds 75] [--profile DIR]
+        [--instances 300] [--interval 60] [--seconds 75] [--settle 0] [--profile DIR]
 
 Prints JSON: polls/s started, polls/s due and the share of the polls due in the window that
 started (``started_of_due``, the ratio), start lag p50/p99/max (ms), the timer baseline, CPU
@@ -121,6 +121,7 @@ async def main(args: argparse.Namespace) -> None:
                     return bool(calls["dated_download"] >= args.instances)
 
                 await common.wait_for(first_polls_done, within=600, what="the first polls")
+                await asyncio.sleep(args.settle)
                 window_start = dt.datetime.now(dt.UTC)
                 timer = asyncio.create_task(timer_lateness(stop, 0.05, baseline))
                 before = (await provider.get(http, "/_bench/stats"))["calls"]["dated_download"]
@@ -175,6 +176,12 @@ def _flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--interval", type=float, default=60.0, help="seconds between polls")
     parser.add_argument("--sample", type=float, default=1.0, help="seconds between reads")
     parser.add_argument("--create-concurrency", type=int, default=8)
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=0.0,
+        help="seconds between the first polls and the window (the catch-up after creation)",
+    )
 
 
 if __name__ == "__main__":
