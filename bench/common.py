@@ -189,9 +189,9 @@ async def database(url: str | None, folder: Path) -> AsyncIterator[str]:
 
 
 class PgStats:
-    """``pg_stat_database`` counters of one database, ``pg_stat_user_tables`` scans of each of
-    its tables (and ``pg_stat_statements`` when the server preloads it), read before and after
-    a measurement."""
+    """``pg_stat_database`` counters of one database (``sessions``: connections opened),
+    ``pg_stat_all_tables`` scans of each of its tables and catalogs (and ``pg_stat_statements``
+    when the server preloads it), read before and after a measurement."""
 
     COUNTERS = (
         "xact_commit",
@@ -203,6 +203,7 @@ class PgStats:
         "tup_deleted",
         "blks_hit",
         "blks_read",
+        "sessions",
     )
     TABLE_COUNTERS = ("seq_scan", "seq_tup_read", "idx_scan", "idx_tup_fetch")
 
@@ -265,7 +266,8 @@ class PgStats:
             )
             found = {k: int(row[k]) for k in self.COUNTERS}
             for table in await conn.fetch(
-                "SELECT relname, " + ", ".join(self.TABLE_COUNTERS) + " FROM pg_stat_user_tables"
+                "SELECT relname, " + ", ".join(self.TABLE_COUNTERS) + " FROM pg_stat_all_tables "
+                "WHERE schemaname NOT IN ('information_schema', 'pg_toast')"
             ):
                 for counter in self.TABLE_COUNTERS:
                     found[f"{table['relname']}.{counter}"] = int(table[counter] or 0)
