@@ -34,42 +34,20 @@ A malformed request gets 400 ``{"error": "…"}``.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from headwater.sandbox import acton_changes, acton_data, acton_errors
+from headwater.sandbox import acton_changes, acton_data, acton_errors, admin_kit
 
 if TYPE_CHECKING:
     from headwater.sandbox.acton import SandboxState
 
-_Handler = Callable[[web.Request], Awaitable[web.Response]]
+_Handler = admin_kit.Handler
 
 
 def _bad(message: str) -> web.Response:
     return web.json_response({"error": message}, status=400)
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    try:
-        body = json.loads(raw) if raw else {}
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"the body is not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise ValueError("the body must be a JSON object")
-    return body
-
-
-def _int(body: dict[str, Any], key: str) -> int | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{key} must be an integer")
-    return value
 
 
 def _guarded(handler: _Handler) -> _Handler:
@@ -96,7 +74,7 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         return web.json_response({"now": clock["now"], "clock": clock, **store.snapshot()})
 
     async def create_list(request: web.Request) -> web.Response:
-        body = await _body(request)
+        body = await admin_kit.body(request)
         name, headings = body.get("name"), body.get("headings", acton_data.HEADINGS)
         if not isinstance(name, str) or not name:
             raise ValueError("name is required")
@@ -105,13 +83,13 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         return web.json_response(store.create_list(name, headings).summary(), status=201)
 
     async def create_contact(request: web.Request) -> web.Response:
-        values = (await _body(request)).get("values", {})
+        values = (await admin_kit.body(request)).get("values", {})
         op = {"op": "create", "list": request.match_info["listid"], "values": values}
         [contact_id] = state.batch([op])
         return web.json_response({"id": contact_id}, status=201)
 
     async def update_contact(request: web.Request) -> web.Response:
-        values = (await _body(request)).get("values", {})
+        values = (await admin_kit.body(request)).get("values", {})
         [contact_id] = state.batch(
             [{"op": "update", "id": request.match_info["id"], "values": values}]
         )
@@ -122,11 +100,11 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         return web.json_response({"id": contact_id})
 
     async def batch(request: web.Request) -> web.Response:
-        body = await _body(request)
+        body = await admin_kit.body(request)
         ops = body.get("ops")
         if not isinstance(ops, list):
             raise ValueError("ops must be a list")
-        at = _int(body, "at")
+        at = admin_kit.integer(body, "at")
         at = state.clock.now_ms() if at is None else at
         return web.json_response({"ids": state.batch(ops, at_ms=at), "at": at})
 
@@ -134,8 +112,8 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         return web.json_response([h.describe() for h in state.hooks.armed()])
 
     async def add_hook(request: web.Request) -> web.Response:
-        body = await _body(request)
-        list_id, after, ops = body.get("list"), _int(body, "after"), body.get("ops")
+        body = await admin_kit.body(request)
+        list_id, after, ops = body.get("list"), admin_kit.integer(body, "after"), body.get("ops")
         if not isinstance(list_id, str) or after is None or not isinstance(ops, list):
             raise ValueError("list (string), after (integer) and ops (list) are required")
         return web.json_response(state.hooks.add(list_id, after, ops).describe(), status=201)
@@ -148,7 +126,7 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         return web.json_response({"expired": state.tokens.expire_access()})
 
     async def revoke_tokens(request: web.Request) -> web.Response:
-        also_access = (await _body(request)).get("access") is True
+        also_access = (await admin_kit.body(request)).get("access") is True
         revoked = state.tokens.revoke_refresh()
         expired = state.tokens.expire_access() if also_access else 0
         return web.json_response({"revoked": revoked, "expired": expired})
@@ -157,8 +135,10 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         return web.json_response(state.clock.describe())
 
     async def set_clock(request: web.Request) -> web.Response:
-        body = await _body(request)
-        frozen_at, offset, advance = (_int(body, k) for k in ("frozenAt", "offsetMs", "advanceMs"))
+        body = await admin_kit.body(request)
+        frozen_at, offset, advance = (
+            admin_kit.integer(body, k) for k in ("frozenAt", "offsetMs", "advanceMs")
+        )
         if frozen_at is not None:
             state.clock.freeze(frozen_at)
         elif body.get("freeze") is True:
@@ -179,35 +159,12 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         )
 
     async def set_limits(request: web.Request) -> web.Response:
-        body = await _body(request)
-        per_second, per_day = body.get("perSecond", 0), _int(body, "perDay") or 0
+        body = await admin_kit.body(request)
+        per_second, per_day = body.get("perSecond", 0), admin_kit.integer(body, "perDay") or 0
         if isinstance(per_second, bool) or not isinstance(per_second, int | float):
             raise ValueError("perSecond must be a number")
         state.limits.configure(float(per_second), per_day)
         return await get_limits(request)
-
-    async def counters(request: web.Request) -> web.Response:
-        return web.json_response(state.counters())
-
-    async def reset_counters(request: web.Request) -> web.Response:
-        state.reset_counters()
-        return web.json_response(state.counters())
-
-    async def list_faults(request: web.Request) -> web.Response:
-        return web.json_response([f.describe() for f in state.faults.armed()])
-
-    async def add_fault(request: web.Request) -> web.Response:
-        return web.json_response(state.faults.add(await _body(request)).describe(), status=201)
-
-    async def clear_faults(request: web.Request) -> web.Response:
-        state.faults.clear()
-        return web.json_response([])
-
-    async def remove_fault(request: web.Request) -> web.Response:
-        fault_id = request.match_info["id"]
-        if not fault_id.isdigit() or not state.faults.remove(int(fault_id)):
-            raise web.HTTPNotFound(text=json.dumps({"error": "no such fault"}))
-        return web.json_response({"removed": int(fault_id)})
 
     table: list[tuple[str, str, _Handler]] = [
         ("GET", "/health", health),
@@ -226,11 +183,6 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         ("PUT", "/clock", set_clock),
         ("GET", "/limits", get_limits),
         ("PUT", "/limits", set_limits),
-        ("GET", "/counters", counters),
-        ("DELETE", "/counters", reset_counters),
-        ("GET", "/faults", list_faults),
-        ("POST", "/faults", add_fault),
-        ("DELETE", "/faults", clear_faults),
-        ("DELETE", "/faults/{id}", remove_fault),
+        *admin_kit.fault_and_counter_rows(state.faults, state),
     ]
     return [web.route(method, "/_admin" + path, _guarded(h)) for method, path, h in table]

@@ -31,11 +31,11 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 from aiohttp import web
 
-from headwater.sandbox import clock
+from headwater.sandbox import admin_kit, clock
 
 DEFAULT_USERNAME = "sandbox@example.com"
 DEFAULT_PASSWORD = "sandbox-password"
@@ -201,12 +201,6 @@ _PAGE = """<!doctype html>
 """
 
 
-def _with_query(url: str, extra: Mapping[str, str]) -> str:
-    parts = urlsplit(url)
-    query = [*parse_qsl(parts.query, keep_blank_values=True), *extra.items()]
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
 def _checked_redirect(tokens: Tokens, params: Mapping[str, str]) -> str:
     if params.get("client_id") != tokens.client_id:
         raise web.HTTPBadRequest(text="Unknown client_id.")
@@ -247,12 +241,14 @@ def routes(tokens: Tokens) -> list[web.RouteDef]:
         redirect_uri = _checked_redirect(tokens, form)
         state = {"state": form["state"]} if form.get("state") else {}
         if form.get("decision") != "approve":
-            raise web.HTTPFound(_with_query(redirect_uri, {"error": "access_denied", **state}))
+            raise web.HTTPFound(
+                admin_kit.with_query(redirect_uri, {"error": "access_denied", **state})
+            )
         username = form.get("username") or tokens.default_username
         if username not in tokens.accounts:
             raise web.HTTPBadRequest(text=f"No account {username!r} in this sandbox.")
         code = tokens.issue_code(redirect_uri, username)
-        raise web.HTTPFound(_with_query(redirect_uri, {"code": code, **state}))
+        raise web.HTTPFound(admin_kit.with_query(redirect_uri, {"code": code, **state}))
 
     async def token(request: web.Request) -> web.Response:
         params = _basic_client(request.headers.get("Authorization", ""))

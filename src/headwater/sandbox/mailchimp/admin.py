@@ -39,38 +39,17 @@ A malformed request gets 400 ``{"error": "…"}``.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from headwater.sandbox import admin_kit
 from headwater.sandbox.mailchimp import changes, dates, problems
 
 if TYPE_CHECKING:
     from headwater.sandbox.mailchimp.app import SandboxState
 
-_Handler = Callable[[web.Request], Awaitable[web.Response]]
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    try:
-        body = json.loads(raw) if raw else {}
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"the body is not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise ValueError("the body must be a JSON object")
-    return body
-
-
-def _int(body: dict[str, Any], key: str) -> int | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{key} must be an integer")
-    return value
+_Handler = admin_kit.Handler
 
 
 def _seconds(value: object, key: str) -> int:
@@ -118,13 +97,13 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         return web.json_response({"now": now, "clock": described, "lists": lists})
 
     async def create_list(request: web.Request) -> web.Response:
-        name = (await _body(request)).get("name")
+        name = (await admin_kit.body(request)).get("name")
         if not isinstance(name, str) or not name:
             raise ValueError("name is required")
         return web.json_response(data.create_list(name).to_json(), status=201)
 
     async def batch(request: web.Request) -> web.Response:
-        body = await _body(request)
+        body = await admin_kit.body(request)
         ops = body.get("ops")
         if not isinstance(ops, list):
             raise ValueError("ops must be a list")
@@ -133,7 +112,7 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         return web.json_response({"ids": ids, "at": dates.iso(at)})
 
     async def issue_token(request: web.Request) -> web.Response:
-        account = (await _body(request)).get("account", state.tokens.default_account)
+        account = (await admin_kit.body(request)).get("account", state.tokens.default_account)
         if account not in state.tokens.accounts:
             raise ValueError(f"no account {account!r}")
         return web.json_response(
@@ -151,8 +130,8 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         return web.json_response(state.clock.describe())
 
     async def set_clock(request: web.Request) -> web.Response:
-        body = await _body(request)
-        offset, advance = _int(body, "offsetMs"), _int(body, "advanceMs")
+        body = await admin_kit.body(request)
+        offset, advance = admin_kit.integer(body, "offsetMs"), admin_kit.integer(body, "advanceMs")
         if body.get("frozenAt") is not None:
             frozen = body["frozenAt"]
             at_ms = frozen if isinstance(frozen, int) else _seconds(frozen, "frozenAt") * 1000
@@ -173,34 +152,11 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         return web.json_response({"connections": state.connections.limit})
 
     async def set_limits(request: web.Request) -> web.Response:
-        limit = _int(await _body(request), "connections")
+        limit = admin_kit.integer(await admin_kit.body(request), "connections")
         if limit is None or limit < 0:
             raise ValueError("connections must be an integer ≥ 0")
         state.connections.limit = limit
         return await get_limits(request)
-
-    async def counters(request: web.Request) -> web.Response:
-        return web.json_response(state.counters())
-
-    async def reset_counters(request: web.Request) -> web.Response:
-        state.reset_counters()
-        return web.json_response(state.counters())
-
-    async def list_faults(request: web.Request) -> web.Response:
-        return web.json_response([f.describe() for f in state.faults.armed()])
-
-    async def add_fault(request: web.Request) -> web.Response:
-        return web.json_response(state.faults.add(await _body(request)).describe(), status=201)
-
-    async def clear_faults(request: web.Request) -> web.Response:
-        state.faults.clear()
-        return web.json_response([])
-
-    async def remove_fault(request: web.Request) -> web.Response:
-        fault_id = request.match_info["id"]
-        if not fault_id.isdigit() or not state.faults.remove(int(fault_id)):
-            return web.json_response({"error": "no such fault"}, status=404)
-        return web.json_response({"removed": int(fault_id)})
 
     async def list_webhooks(request: web.Request) -> web.Response:
         hooks = state.webhooks
@@ -214,7 +170,7 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         )
 
     async def set_webhook(request: web.Request) -> web.Response:
-        drop = _int(await _body(request), "drop")
+        drop = admin_kit.integer(await admin_kit.body(request), "drop")
         if drop is None or drop < -1:
             raise ValueError("drop must be an integer: n ≥ 0 deliveries, or -1 for all")
         try:
@@ -240,12 +196,7 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         ("PUT", "/clock", set_clock),
         ("GET", "/limits", get_limits),
         ("PUT", "/limits", set_limits),
-        ("GET", "/counters", counters),
-        ("DELETE", "/counters", reset_counters),
-        ("GET", "/faults", list_faults),
-        ("POST", "/faults", add_fault),
-        ("DELETE", "/faults", clear_faults),
-        ("DELETE", "/faults/{id}", remove_fault),
+        *admin_kit.fault_and_counter_rows(state.faults, state),
         ("GET", "/webhooks", list_webhooks),
         ("PUT", "/webhooks/{id}", set_webhook),
         ("DELETE", "/webhooks/{id}", remove_webhook),

@@ -25,11 +25,11 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from headwater.sandbox import clock
+from headwater.sandbox import admin_kit, clock
 
 DC = "us1"
 
@@ -153,12 +153,6 @@ _PAGE = """<!doctype html>
 """
 
 
-def _with_query(url: str, extra: Mapping[str, str]) -> str:
-    parts = urlsplit(url)
-    query = [*parse_qsl(parts.query, keep_blank_values=True), *extra.items()]
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
 def _checked_redirect(tokens: Tokens, params: Mapping[str, str]) -> str:
     if params.get("client_id") != tokens.client_id:
         raise web.HTTPBadRequest(text="Invalid client_id.")
@@ -189,12 +183,14 @@ def routes(tokens: Tokens, api_endpoint: str | None = None) -> list[web.RouteDef
         redirect_uri = _checked_redirect(tokens, form)
         state = {"state": form["state"]} if form.get("state") else {}
         if form.get("decision") != "approve":
-            raise web.HTTPFound(_with_query(redirect_uri, {"error": "access_denied", **state}))
+            raise web.HTTPFound(
+                admin_kit.with_query(redirect_uri, {"error": "access_denied", **state})
+            )
         account = form.get("account") or tokens.default_account
         if account not in tokens.accounts:
             raise web.HTTPBadRequest(text=f"No account {account!r} in this sandbox.")
         code = tokens.issue_code(redirect_uri, account)
-        raise web.HTTPFound(_with_query(redirect_uri, {"code": code, **state}))
+        raise web.HTTPFound(admin_kit.with_query(redirect_uri, {"code": code, **state}))
 
     async def token(request: web.Request) -> web.Response:
         params = {k: str(v) for k, v in (await request.post()).items()}
