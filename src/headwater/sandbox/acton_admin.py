@@ -131,28 +131,6 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         expired = state.tokens.expire_access() if also_access else 0
         return web.json_response({"revoked": revoked, "expired": expired})
 
-    async def get_clock(request: web.Request) -> web.Response:
-        return web.json_response(state.clock.describe())
-
-    async def set_clock(request: web.Request) -> web.Response:
-        body = await admin_kit.body(request)
-        frozen_at, offset, advance = (
-            admin_kit.integer(body, k) for k in ("frozenAt", "offsetMs", "advanceMs")
-        )
-        if frozen_at is not None:
-            state.clock.freeze(frozen_at)
-        elif body.get("freeze") is True:
-            state.clock.freeze()
-        elif offset is not None:
-            state.clock.set_offset(offset)
-        elif advance is not None:
-            state.clock.advance(advance)
-        elif body.get("real") is True:
-            state.clock.reset()
-        else:
-            raise ValueError("give one of frozenAt, freeze, offsetMs, advanceMs, real")
-        return web.json_response(state.clock.describe())
-
     async def get_limits(request: web.Request) -> web.Response:
         return web.json_response(
             {"perSecond": state.limits.per_second, "perDay": state.limits.per_day}
@@ -179,8 +157,7 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         ("DELETE", "/hooks", clear_hooks),
         ("POST", "/tokens/expire", expire_tokens),
         ("POST", "/tokens/revoke", revoke_tokens),
-        ("GET", "/clock", get_clock),
-        ("PUT", "/clock", set_clock),
+        *admin_kit.clock_rows(state.clock),
         ("GET", "/limits", get_limits),
         ("PUT", "/limits", set_limits),
         *admin_kit.fault_and_counter_rows(state.faults, state),

@@ -1,5 +1,5 @@
-"""What every sandbox's admin surface shares: reading a JSON body, the routes over its armed
-faults and its counters, and adding parameters to a redirect URL."""
+"""What every sandbox's admin surface shares: reading a JSON body, the routes over its clock, its
+armed faults and its counters, and adding parameters to a redirect URL."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from aiohttp import web
 
+from headwater.sandbox import clock as clock_module
 from headwater.sandbox import faults as faults_module
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
@@ -52,6 +53,42 @@ def with_query(url: str, extra: Mapping[str, str]) -> str:
     parts = urlsplit(url)
     query = [*parse_qsl(parts.query, keep_blank_values=True), *extra.items()]
     return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _epoch_ms(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("frozenAt must be an integer")
+    return value
+
+
+def clock_rows(
+    clock: clock_module.Clock, frozen_at: Callable[[object], int] = _epoch_ms
+) -> list[tuple[str, str, Handler]]:
+    """The admin table's rows for ``/clock``: read it, or set it with one of ``frozenAt`` (read
+    by ``frozen_at``; epoch milliseconds by default), ``freeze``, ``offsetMs``, ``advanceMs``,
+    ``real``."""
+
+    async def get_clock(request: web.Request) -> web.Response:
+        return web.json_response(clock.describe())
+
+    async def set_clock(request: web.Request) -> web.Response:
+        given = await body(request)
+        offset, advance = integer(given, "offsetMs"), integer(given, "advanceMs")
+        if given.get("frozenAt") is not None:
+            clock.freeze(frozen_at(given["frozenAt"]))
+        elif given.get("freeze") is True:
+            clock.freeze()
+        elif offset is not None:
+            clock.set_offset(offset)
+        elif advance is not None:
+            clock.advance(advance)
+        elif given.get("real") is True:
+            clock.reset()
+        else:
+            raise ValueError("give one of frozenAt, freeze, offsetMs, advanceMs, real")
+        return web.json_response(clock.describe())
+
+    return [("GET", "/clock", get_clock), ("PUT", "/clock", set_clock)]
 
 
 def fault_and_counter_rows(

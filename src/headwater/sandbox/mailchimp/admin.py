@@ -63,6 +63,13 @@ def _seconds(value: object, key: str) -> int:
     raise ValueError(f"{key} must be epoch seconds or an ISO 8601 date-time")
 
 
+def _frozen_at(value: object) -> int:
+    """``frozenAt`` as epoch milliseconds, or as ISO 8601 (read to the second)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return _seconds(value, "frozenAt") * 1000
+
+
 def _guarded(handler: _Handler) -> _Handler:
     async def guarded(request: web.Request) -> web.Response:
         try:
@@ -126,28 +133,6 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
     async def revoke_tokens(request: web.Request) -> web.Response:
         return web.json_response({"revoked": state.tokens.revoke()})
 
-    async def get_clock(request: web.Request) -> web.Response:
-        return web.json_response(state.clock.describe())
-
-    async def set_clock(request: web.Request) -> web.Response:
-        body = await admin_kit.body(request)
-        offset, advance = admin_kit.integer(body, "offsetMs"), admin_kit.integer(body, "advanceMs")
-        if body.get("frozenAt") is not None:
-            frozen = body["frozenAt"]
-            at_ms = frozen if isinstance(frozen, int) else _seconds(frozen, "frozenAt") * 1000
-            state.clock.freeze(at_ms)
-        elif body.get("freeze") is True:
-            state.clock.freeze()
-        elif offset is not None:
-            state.clock.set_offset(offset)
-        elif advance is not None:
-            state.clock.advance(advance)
-        elif body.get("real") is True:
-            state.clock.reset()
-        else:
-            raise ValueError("give one of frozenAt, freeze, offsetMs, advanceMs, real")
-        return web.json_response(state.clock.describe())
-
     async def get_limits(request: web.Request) -> web.Response:
         return web.json_response({"connections": state.connections.limit})
 
@@ -192,8 +177,7 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         ("POST", "/batch", batch),
         ("POST", "/tokens", issue_token),
         ("POST", "/tokens/revoke", revoke_tokens),
-        ("GET", "/clock", get_clock),
-        ("PUT", "/clock", set_clock),
+        *admin_kit.clock_rows(state.clock, _frozen_at),
         ("GET", "/limits", get_limits),
         ("PUT", "/limits", set_limits),
         *admin_kit.fault_and_counter_rows(state.faults, state),
