@@ -147,11 +147,13 @@ async def main(args: argparse.Namespace) -> None:
                 database_url=url,
                 data_dir=Path(folder),
                 secret_key="bench-secret-key-for-headwater",
-                acton_base_url=sandbox_url,
                 min_refresh_seconds=1.0,
                 tick_seconds=args.tick,
                 poll_concurrency=args.concurrency,
-                acton_rate_per_second=1000.0,
+                element_settings={
+                    "HEADWATER_ACTON_BASE_URL": sandbox_url,
+                    "HEADWATER_ACTON_RATE_PER_SECOND": "1000",
+                },
             )
             async with bootstrap.container(settings, loops=False) as c:
                 await _run(c, sandbox_url, args)

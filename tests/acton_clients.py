@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 
-from headwater.elements import acton, limits, oauth
+from headwater.elements import limits, oauth
+from headwater.elements.acton import client as acton
 from tests.sandbox_fixtures import ActonSandbox
 
 
@@ -32,7 +33,7 @@ class SandboxTokens:
         self.refreshes += 1
         pair = await oauth.refresh(
             self.http,
-            self.sandbox.url,
+            f"{self.sandbox.url}/token",
             refresh_token=self.refresh_token,
             client_id=self.sandbox.client_id,
             client_secret=self.sandbox.client_secret,

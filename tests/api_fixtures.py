@@ -225,17 +225,21 @@ async def running_api(
             sock.close()
 
 
+FAST_ACTON = {"HEADWATER_ACTON_RATE_PER_SECOND": "1000"}
+"""Element settings that lift Act-On's rate limit, for tests that make many calls."""
+
+
 def api_settings(db_url: str, sandbox: ActonSandbox, data_dir: Path, **overrides: Any) -> Settings:
     """The settings the ``api`` fixture runs with."""
     values: dict[str, Any] = {
         "database_url": db_url,
         "data_dir": data_dir,
         "secret_key": TEST_SECRET_KEY,
-        "acton_base_url": sandbox.url,
         "allow_private_callbacks": True,
         "min_refresh_seconds": 1.0,
     }
-    values.update(overrides)
+    elements = {"HEADWATER_ACTON_BASE_URL": sandbox.url, **overrides.pop("element_settings", {})}
+    values.update(overrides, element_settings=elements)
     return Settings(**values)
 
 

@@ -19,7 +19,6 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from headwater import __version__
-from headwater.elements import acton, limits
 from headwater.elements import registry as registry_module
 from headwater.errors import ConfigurationError
 from headwater.instances import service as instance_service
@@ -47,8 +46,6 @@ class Container:
     instances: instance_service.InstanceService
     node_id: str
     loops: list[Loop] = dataclasses.field(default_factory=list)
-    # one Act-On rate limiter per instance, shared by its pollers and hub calls
-    limiters: limits.RateLimiters = dataclasses.field(default_factory=limits.RateLimiters)
 
 
 def node_id() -> str:
@@ -85,17 +82,6 @@ def http_session(settings: Settings) -> aiohttp.ClientSession:
     )
 
 
-def acton_client(c: Container, instance_id: int) -> acton.ActonClient:
-    """The Act-On client of one instance: its token source and rate limiter, the shared session."""
-    return acton.ActonClient(
-        c.http,
-        c.registry.get("acton").base_url,
-        c.instances.tokens(instance_id),
-        c.limiters.for_instance(instance_id),
-        timeout=c.settings.provider_timeout_seconds,
-    )
-
-
 def background_loops() -> list[Loop]:
     """The loops ``serve`` and ``worker`` run: the poller scheduler and the delivery worker."""
     loops: list[Loop] = []
@@ -122,7 +108,9 @@ async def container(settings: Settings, *, loops: bool = True) -> AsyncIterator[
     try:
         box = await secrets.open_box(engine, key)
         async with http_session(settings) as http:
-            registry = registry_module.build(acton_base_url=settings.acton_base_url)
+            registry = registry_module.build(
+                settings.element_settings, extra_paths=settings.elements_path
+            )
             ident = node_id()
             yield Container(
                 settings=settings,
@@ -140,7 +128,6 @@ async def container(settings: Settings, *, loops: bool = True) -> AsyncIterator[
                 ),
                 node_id=ident,
                 loops=background_loops() if loops else [],
-                limiters=limits.RateLimiters(settings.acton_rate_per_second),
             )
     finally:
         await engine.dispose()

@@ -28,7 +28,7 @@ class Settings:
     database_url: str = f"sqlite:///{DEFAULT_DATA_DIR / 'headwater.db'}"
     data_dir: Path = DEFAULT_DATA_DIR
     secret_key: str | None = None
-    acton_base_url: str = "https://restapi.actonsoftware.com"
+    elements_path: tuple[Path, ...] = ()
     min_refresh_seconds: float = 60.0
     allow_private_callbacks: bool = False
     retry_schedule: tuple[float, ...] = CLOUD_ELEMENTS_RETRY_SCHEDULE
@@ -44,12 +44,13 @@ class Settings:
     delivery_timeout_seconds: float = 10.0
     provider_timeout_seconds: float = 30.0
     token_refresh_margin_seconds: float = 300.0
-    acton_rate_per_second: float = 5.0
     tick_seconds: float = 0.25
     max_body_bytes: int = 1024 * 1024
     auth_failure_limit: int = 20
     auth_failure_window_seconds: float = 60.0
     ready_timeout_seconds: float = 5.0
+    # every other HEADWATER_* variable, for the elements to read the ones they declare
+    element_settings: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def is_sqlite(self) -> bool:
@@ -69,6 +70,16 @@ class Variable:
 TEXT, PATH, BOOLEAN, SECONDS_LIST = "text", "path", "boolean", "list of seconds"
 NUMBER, POSITIVE, COUNT = "number ≥ 0", "number > 0", "integer ≥ 1"
 WHOLE = "integer ≥ 0"
+PATH_LIST = "paths"
+
+# settings each element reads for itself, named after its key
+_ELEMENT_ROWS = (
+    ("HEADWATER_<KEY>_BASE_URL", "the declaration's", TEXT,
+     "where element `<KEY>` is: its OAuth pages and API (a sandbox's URL, to try it "
+     "offline)"),
+    ("HEADWATER_<KEY>_RATE_PER_SECOND", "the declaration's", POSITIVE,
+     "calls per second each instance of element `<KEY>` makes at most"),
+)  # fmt: skip
 
 _FIELDS: tuple[Variable, ...] = (
     Variable("HEADWATER_DATABASE_URL", "database_url", TEXT,
@@ -79,8 +90,9 @@ _FIELDS: tuple[Variable, ...] = (
     Variable("HEADWATER_SECRET_KEY", "secret_key", TEXT,
              "encrypts stored secrets; required with PostgreSQL (the same on every process); "
              "on SQLite generated into `<data folder>/.secret-key` when absent"),
-    Variable("HEADWATER_ACTON_BASE_URL", "acton_base_url", TEXT,
-             "where Act-On is: its OAuth pages and API (the sandbox's URL to try it offline)"),
+    Variable("HEADWATER_ELEMENTS_PATH", "elements_path", PATH_LIST,
+             "folders of your own elements (each holding an `element.yaml`, or folders of "
+             "them), separated by `:`"),
     Variable("HEADWATER_MIN_REFRESH_SECONDS", "min_refresh_seconds", POSITIVE,
              "the shortest `event.poller.refresh_interval` an instance may ask for"),
     Variable("HEADWATER_ALLOW_PRIVATE_CALLBACKS", "allow_private_callbacks", BOOLEAN,
@@ -114,8 +126,6 @@ _FIELDS: tuple[Variable, ...] = (
              "how long a provider (Act-On) may take to answer"),
     Variable("HEADWATER_TOKEN_REFRESH_MARGIN_SECONDS", "token_refresh_margin_seconds", NUMBER,
              "provider access tokens are refreshed this long before they expire"),
-    Variable("HEADWATER_ACTON_RATE_PER_SECOND", "acton_rate_per_second", POSITIVE,
-             "calls per second each Act-On instance makes at most"),
     Variable("HEADWATER_TICK_SECONDS", "tick_seconds", POSITIVE,
              "the longest the background loops sleep before looking for due work"),
     Variable("HEADWATER_MAX_BODY_BYTES", "max_body_bytes", COUNT,
@@ -164,6 +174,7 @@ def _boolean(name: str, raw: str) -> bool:
 _PARSERS: dict[str, Callable[[str, str], object]] = {
     TEXT: lambda name, raw: raw,
     PATH: lambda name, raw: Path(raw),
+    PATH_LIST: lambda name, raw: tuple(Path(p) for p in raw.split(os.pathsep) if p.strip()),
     BOOLEAN: _boolean,
     SECONDS_LIST: lambda name, raw: parse_retry_schedule(raw, name),
     NUMBER: _number,
@@ -183,6 +194,12 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         if raw is None or not raw.strip():
             continue
         values[row.field] = _PARSERS[row.kind](row.name, raw)
+    known = {row.name for row in _FIELDS}
+    values["element_settings"] = {
+        name: raw
+        for name, raw in env.items()
+        if name.startswith("HEADWATER_") and name not in known
+    }
     if "data_dir" in values and "database_url" not in values:
         values["database_url"] = f"sqlite:///{Path(str(values['data_dir'])) / 'headwater.db'}"
     return Settings(**values)  # type: ignore[arg-type]
@@ -224,6 +241,8 @@ def markdown_table() -> str:
     lines = ["| variable | default | value | meaning |", "| --- | --- | --- | --- |"]
     for row in _FIELDS:
         value = getattr(defaults, row.field)
-        default = "none" if value is None else f"`{_shown(value)}`"
+        default = "none" if value is None or value == () else f"`{_shown(value)}`"
         lines.append(f"| `{row.name}` | {default} | {row.kind} | {row.meaning} |")
+    for name, default, kind, meaning in _ELEMENT_ROWS:
+        lines.append(f"| `{name}` | {default} | {kind} | {meaning} |")
     return "\n".join(lines) + "\n"

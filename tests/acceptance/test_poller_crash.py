@@ -99,7 +99,7 @@ def _settings(db_url: str, sandbox: ActonSandbox, data_dir: Path) -> Settings:
         database_url=db_url,
         data_dir=data_dir,
         secret_key=TEST_SECRET_KEY,
-        acton_base_url=sandbox.url,
+        element_settings={"HEADWATER_ACTON_BASE_URL": sandbox.url},
         allow_private_callbacks=True,
         min_refresh_seconds=1.0,
     )

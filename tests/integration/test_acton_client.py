@@ -10,7 +10,8 @@ import aiohttp
 import pytest
 
 from headwater import errors
-from headwater.elements import acton, limits
+from headwater.elements import limits
+from headwater.elements.acton import client as acton
 from tests.acton_clients import SandboxTokens, sandbox_client
 from tests.sandbox_fixtures import ActonSandbox
 

@@ -263,7 +263,7 @@ async def test_provider_refusal_is_422_and_leaves_nothing(api: RunningApi) -> No
     assert (await api.call("GET", "instances", auth=auth)).json == []
 
 
-@pytest.mark.api(acton_base_url="http://127.0.0.1:1")
+@pytest.mark.api(element_settings={"HEADWATER_ACTON_BASE_URL": "http://127.0.0.1:1"})
 async def test_unreachable_provider_is_502(api: RunningApi) -> None:
     auth = await api.create_user()
     reply = await api.call("POST", "instances", auth=auth, json=api.docs_body("a-code"))

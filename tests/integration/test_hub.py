@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from headwater import errors
-from headwater.elements import acton, hub
+from headwater.elements.acton import client as acton
+from headwater.elements.acton import hub
 from tests.acton_clients import sandbox_client
 from tests.sandbox_fixtures import ActonSandbox
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from tests.api_fixtures import RunningApi
+from tests.api_fixtures import FAST_ACTON, RunningApi
 
 # the client-side limit (5 calls per second per instance) has tests of its own
-pytestmark = pytest.mark.api(acton_rate_per_second=1000.0)
+pytestmark = pytest.mark.api(element_settings=FAST_ACTON)
 
 LIST = "l-0001"
 CONTACTS = f"hubs/marketing/lists/{LIST}/contacts"

@@ -165,7 +165,7 @@ async def test_configuration_changes_during_polls_and_sends_never_deadlock(
         acton_sandbox,
         tmp_path / "data",
         tick_seconds=0.05,
-        acton_rate_per_second=10_000,
+        element_settings={"HEADWATER_ACTON_RATE_PER_SECOND": "10000"},
         retry_schedule=(0.2, 0.4),
     )
     deadlocks_before = await _deadlocks(db_url)

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from tests.api_fixtures import RunningApi
+from tests.api_fixtures import FAST_ACTON, RunningApi
 from tests.poller_support import poller_row, run_poller, stored_events
 
 # seeded two hours back: no seeded change falls into a poll's window unless a test makes one
 PAST = int(time.time() * 1000) - 2 * 3600 * 1000
 SECOND_MS = 1000
-pytestmark = pytest.mark.api(acton_rate_per_second=1000)
+pytestmark = pytest.mark.api(element_settings=FAST_ACTON)
 
 
 @pytest.mark.acton_sandbox(frozen_at_ms=PAST, lists=1, contacts=5)

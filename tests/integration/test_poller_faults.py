@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from tests.api_fixtures import RunningApi
+from tests.api_fixtures import FAST_ACTON, RunningApi
 from tests.poller_support import run_poller
 
 PAST = int(time.time() * 1000) - 2 * 3600 * 1000
 pytestmark = [
     pytest.mark.acton_sandbox(frozen_at_ms=PAST, lists=1, contacts=5),
-    pytest.mark.api(acton_rate_per_second=1000, provider_timeout_seconds=0.5),
+    pytest.mark.api(element_settings=FAST_ACTON, provider_timeout_seconds=0.5),
 ]
 
 
@@ -108,7 +108,7 @@ async def test_a_revoked_token_invalidates_the_instance_until_reauthenticated(
     assert (await run_poller(api.container, iid)).status == "ok"
 
 
-@pytest.mark.api(acton_rate_per_second=1000, poller_failure_limit=3)
+@pytest.mark.api(element_settings=FAST_ACTON, poller_failure_limit=3)
 async def test_a_poller_failing_too_often_disables_itself_and_resumes(api: RunningApi) -> None:
     auth, iid = await _setup(api)
     fault = api.sandbox.state.faults.add({"kind": "status", "status": 500})

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from tests.api_fixtures import RunningApi
+from tests.api_fixtures import FAST_ACTON, RunningApi
 from tests.poller_support import poller_row, run_poller, stored_events
 
 # seed the sandbox two hours back, so that no seeded change falls into a poll's overlap window
 PAST = int(time.time() * 1000) - 2 * 3600 * 1000
 pytestmark = [
     pytest.mark.acton_sandbox(frozen_at_ms=PAST, lists=2, contacts=8),
-    pytest.mark.api(acton_rate_per_second=1000),
+    pytest.mark.api(element_settings=FAST_ACTON),
 ]
 
 

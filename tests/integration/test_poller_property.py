@@ -74,10 +74,12 @@ async def _rig(
         database_url=db_url,
         data_dir=data_dir,
         secret_key=TEST_SECRET_KEY,
-        acton_base_url=sandbox.url,
         allow_private_callbacks=True,
         min_refresh_seconds=1.0,
-        acton_rate_per_second=1_000_000.0,
+        element_settings={
+            "HEADWATER_ACTON_BASE_URL": sandbox.url,
+            "HEADWATER_ACTON_RATE_PER_SECOND": "1000000",
+        },
     )
     async with bootstrap.container(config, loops=False) as container:
         async with db.transaction(container.engine) as conn:

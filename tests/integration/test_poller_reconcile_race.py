@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.api_fixtures import RunningApi
+from tests.api_fixtures import FAST_ACTON, RunningApi
 from tests.delivery_support import eventually
 from tests.poller_support import run_poller, stored_events
 
@@ -16,7 +16,7 @@ PAST = int(time.time() * 1000) - 2 * 3600 * 1000
 LISTING_DELAY = 1.0
 pytestmark = [
     pytest.mark.acton_sandbox(frozen_at_ms=PAST, lists=1, contacts=5),
-    pytest.mark.api(acton_rate_per_second=1000),
+    pytest.mark.api(element_settings=FAST_ACTON),
 ]
 
 

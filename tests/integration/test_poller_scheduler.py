@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.api_fixtures import RunningApi
+from tests.api_fixtures import FAST_ACTON, RunningApi
 from tests.sandbox_fixtures import Receiver
 
 PAST = int(time.time() * 1000) - 2 * 3600 * 1000
@@ -17,7 +17,7 @@ SECOND_IN_MINUTES = 1 / 60
 
 pytestmark = [
     pytest.mark.acton_sandbox(frozen_at_ms=PAST, lists=2, contacts=4),
-    pytest.mark.api(loops=True, tick_seconds=0.05, acton_rate_per_second=1000),
+    pytest.mark.api(loops=True, tick_seconds=0.05, element_settings=FAST_ACTON),
 ]
 
 

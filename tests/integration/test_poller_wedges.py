@@ -13,13 +13,13 @@ import sqlalchemy as sa
 
 from headwater.poller import context, failures
 from headwater.storage import db, tables
-from tests.api_fixtures import RunningApi
+from tests.api_fixtures import FAST_ACTON, RunningApi
 from tests.poller_support import poller_row, run_poller, stored_events
 
 PAST = int(time.time() * 1000) - 2 * 3600 * 1000
 pytestmark = [
     pytest.mark.acton_sandbox(frozen_at_ms=PAST, lists=1, contacts=5),
-    pytest.mark.api(acton_rate_per_second=1000, provider_timeout_seconds=0.5),
+    pytest.mark.api(element_settings=FAST_ACTON, provider_timeout_seconds=0.5),
 ]
 
 

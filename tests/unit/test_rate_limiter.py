@@ -53,12 +53,15 @@ def test_hold_delays_every_caller_until_it_ends() -> None:
 
 
 def test_one_limiter_per_instance() -> None:
-    registry = limits.RateLimiters(rate=5.0)
-    first = registry.for_instance(1)
-    assert registry.for_instance(1) is first
-    assert registry.for_instance(2) is not first
+    registry = limits.RateLimiters()
+    first = registry.for_instance(1, 5.0)
+    assert registry.for_instance(1, 5.0) is first
+    assert registry.for_instance(2, 5.0) is not first
     registry.forget(1)
-    assert registry.for_instance(1) is not first
+    assert registry.for_instance(1, 5.0) is not first
+    again = registry.for_instance(1, 5.0)
+    assert registry.for_instance(1, 10.0).rate == 10.0  # its element's rate changed
+    assert registry.for_instance(1, 10.0) is not again
 
 
 def test_rate_must_be_positive() -> None:

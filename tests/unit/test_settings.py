@@ -15,7 +15,8 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_every_settings_field_has_one_row() -> None:
-    fields = [f.name for f in dataclasses.fields(settings.Settings)]
+    # element_settings holds the HEADWATER_<KEY>_* variables each element declares for itself
+    fields = [f.name for f in dataclasses.fields(settings.Settings) if f.name != "element_settings"]
     rows = [row.field for row in settings.variables()]
     missing = sorted(set(fields) - set(rows))
     assert missing == [], f"Settings fields without a row in settings._FIELDS: {missing}"
@@ -45,6 +46,7 @@ def test_each_row_is_read_from_the_environment() -> None:
         settings.POSITIVE: ("2.5", 2.5),
         settings.COUNT: ("7", 7),
         settings.WHOLE: ("0", 0),
+        settings.PATH_LIST: ("/a:/b", (Path("/a"), Path("/b"))),
     }
     for row in settings.variables():
         raw, expected = samples[row.kind]
@@ -67,7 +69,7 @@ def test_defaults_and_the_data_folder() -> None:
         ("HEADWATER_POLL_CONCURRENCY", "0", "must be 1 or more"),
         ("HEADWATER_RETENTION_DAYS", "thirty", "is not a number"),
         ("HEADWATER_RETENTION_DAYS", "0", "greater than 0"),
-        ("HEADWATER_ACTON_RATE_PER_SECOND", "inf", "greater than 0"),
+        ("HEADWATER_TICK_SECONDS", "inf", "greater than 0"),
         ("HEADWATER_POLL_OVERLAP_SECONDS", "-1", "0 or more"),
         ("HEADWATER_ALLOW_PRIVATE_CALLBACKS", "sure", "is not a boolean"),
         ("HEADWATER_RETRY_SCHEDULE", "4,x", "comma-separated list of seconds"),
@@ -106,3 +108,17 @@ def test_a_bad_retry_schedule_is_refused_naming_the_variable(text: str, words: s
         settings.from_env({"HEADWATER_RETRY_SCHEDULE": text})
     assert "HEADWATER_RETRY_SCHEDULE=" in caught.value.message
     assert words in caught.value.message
+
+
+def test_element_settings_are_every_other_headwater_variable() -> None:
+    read = settings.from_env(
+        {
+            "HEADWATER_ACTON_BASE_URL": "http://127.0.0.1:1",
+            "HEADWATER_TICK_SECONDS": "0.5",
+            "HEADWATER_ELEMENTS_PATH": "/opt/one:/opt/two",
+            "OTHER": "x",
+        }
+    )
+    assert read.element_settings == {"HEADWATER_ACTON_BASE_URL": "http://127.0.0.1:1"}
+    assert read.elements_path == (Path("/opt/one"), Path("/opt/two"))
+    assert read.tick_seconds == 0.5

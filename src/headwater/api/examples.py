@@ -14,14 +14,17 @@ from headwater.elements import registry
 
 CALLBACK = "https://app.example.com/callback"
 
-POLLER_CONFIGURATION: dict[str, Any] = copy.deepcopy(dict(registry.ACTON_CONTACTS_POLLER))
+SHOWN = registry.build().all()[0]
+"""The element the examples show: the first one the package ships."""
+
+POLLER_CONFIGURATION: dict[str, Any] = SHOWN.poller_defaults()
 
 INSTANCE_CREATE: dict[str, Any] = {
-    "element": {"key": "acton"},
+    "element": {"key": SHOWN.key},
     "providerData": {"code": "<authorization code from the OAuth redirect>"},
     "configuration": {
-        "oauth.api.key": "<Act-On client id>",
-        "oauth.api.secret": "<Act-On client secret>",
+        "oauth.api.key": f"<{SHOWN.name} client id>",
+        "oauth.api.secret": f"<{SHOWN.name} client secret>",
         "oauth.callback.url": CALLBACK,
         "event.notification.enabled": "true",
         "event.vendor.type": "polling",
@@ -32,19 +35,19 @@ INSTANCE_CREATE: dict[str, Any] = {
     "tags": ["Docs"],
     "name": "API Instance with Polling",
 }
-"""The Act-On events docs' ``POST /instances`` body, with its unbalanced quote and missing
-commas fixed."""
+"""The events docs' ``POST /instances`` body, with its unbalanced quote and missing commas
+fixed."""
 
 INSTANCE: dict[str, Any] = {
     "id": 42,
     "name": "API Instance with Polling",
-    "element": {"key": "acton"},
+    "element": {"key": SHOWN.key},
     "tags": ["Docs"],
     "valid": True,
     "disabled": False,
     "eventsEnabled": True,
     "configuration": {
-        "oauth.api.key": "<Act-On client id>",
+        "oauth.api.key": f"<{SHOWN.name} client id>",
         "oauth.api.secret": "********",
         "oauth.callback.url": CALLBACK,
         "event.notification.enabled": True,
@@ -63,26 +66,12 @@ CREATED_INSTANCE: dict[str, Any] = {
 }
 CREATED_INSTANCE["configuration"]["event.notification.signature.key"] = "whsec_c2lnbmluZyBrZXk…"
 
-ELEMENT: dict[str, Any] = {
-    "key": "acton",
-    "name": "Act-On",
-    "description": "Act-On marketing automation: contact lists and their contacts.",
-    "authentication": {"type": "oauth2"},
-    "hub": "marketing",
-    "hubs": ["marketing"],
-    "resources": ["lists", "contacts"],
-    "events": {
-        "supported": True,
-        "methods": ["polling"],
-        "defaultRefreshInterval": 15,
-        "defaultPollerConfiguration": POLLER_CONFIGURATION,
-    },
-}
+ELEMENT: dict[str, Any] = {k: v for k, v in SHOWN.describe().items() if k != "id"}
 
 EVENT: dict[str, Any] = {
     "id": 1001,
     "instanceId": 42,
-    "elementKey": "acton",
+    "elementKey": SHOWN.key,
     "hubKey": "marketing",
     "objectType": "contacts",
     "objectId": "l-0001:7",
@@ -156,9 +145,8 @@ RESPONSES: dict[tuple[str, str], Any] = {
     ("get", "/elements"): [ELEMENT],
     ("get", "/elements/{key}"): ELEMENT,
     ("get", "/elements/{key}/oauth/url"): {
-        "element": "acton",
-        "oauthUrl": "https://restapi.actonsoftware.com/authorize?scope=PRODUCTION"
-        "&response_type=code&client_id=<client id>&redirect_uri=" + CALLBACK,
+        "element": SHOWN.key,
+        "oauthUrl": SHOWN.authorize_url(client_id="<client id>", redirect_uri=CALLBACK),
     },
     ("post", "/instances"): CREATED_INSTANCE,
     ("get", "/instances"): [INSTANCE],

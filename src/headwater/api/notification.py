@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import FastAPI, Header
 from pydantic import BaseModel, ConfigDict, Field
 
+from headwater.api import examples
+
 WEBHOOK_NAME = "eventNotification"
 
 
@@ -55,7 +57,7 @@ class Notification(BaseModel):
                         "eventId": "msg_0f6c7e0a3b8e4d2f9a1c5b7d3e9f1a2b",
                         "instance_id": 42,
                         "instanceId": 42,
-                        "elementKey": "acton",
+                        "elementKey": examples.SHOWN.key,
                         "events": [
                             {
                                 "id": 1001,
@@ -64,7 +66,7 @@ class Notification(BaseModel):
                                 "eventType": "UPDATED",
                                 "date": "2026-11-29T10:15:00Z",
                                 "pollDate": "2026-11-29T10:16:00Z",
-                                "elementKey": "acton",
+                                "elementKey": examples.SHOWN.key,
                                 "hubKey": "marketing",
                             }
                         ],

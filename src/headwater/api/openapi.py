@@ -92,7 +92,7 @@ _ERRORS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
     ),
     "502": (
         "The provider could not be reached or answered badly.",
-        "Act-On could not be reached: timed out after 30 s.",
+        "The provider could not be reached: timed out after 30 s.",
         [],
     ),
     "503": (

@@ -1,8 +1,8 @@
 """Client-side rate limits: a token bucket per provider account (one per element instance).
 
-Act-On allows 5 calls per second per account. Counting our own calls keeps an instance under that
-limit however many pollers and hub requests share it, and a ``Retry-After`` from the provider holds
-back every caller of that instance, not only the one that was refused.
+Providers limit calls per account (Act-On: 5 per second). Counting our own calls keeps an instance
+under that limit however many pollers and hub requests share it, and a ``Retry-After`` from the
+provider holds back every caller of that instance, not only the one that was refused.
 """
 
 from __future__ import annotations
@@ -65,16 +65,16 @@ class RateLimiter:
 class RateLimiters:
     """One :class:`RateLimiter` per element instance, created on first use."""
 
-    def __init__(self, rate: float = 5.0, burst: float | None = None) -> None:
-        self.rate = rate
+    def __init__(self, burst: float | None = None) -> None:
         self.burst = burst
         self._limiters: dict[int, RateLimiter] = {}
 
-    def for_instance(self, instance_id: int) -> RateLimiter:
-        """The limiter shared by every call made for ``instance_id``."""
+    def for_instance(self, instance_id: int, rate: float) -> RateLimiter:
+        """The limiter shared by every call made for ``instance_id``, at ``rate`` calls per
+        second (its element's)."""
         limiter = self._limiters.get(instance_id)
-        if limiter is None:
-            limiter = self._limiters[instance_id] = RateLimiter(self.rate, self.burst)
+        if limiter is None or limiter.rate != rate:
+            limiter = self._limiters[instance_id] = RateLimiter(rate, self.burst)
         return limiter
 
     def forget(self, instance_id: int) -> None:

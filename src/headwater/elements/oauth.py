@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 from collections.abc import Mapping
@@ -10,31 +9,23 @@ from typing import Any
 
 import aiohttp
 
+from headwater.elements import base
 from headwater.errors import ProviderRefusal, ProviderUnavailable
-
-
-@dataclasses.dataclass(frozen=True)
-class TokenSet:
-    """What a token endpoint granted."""
-
-    access_token: str
-    refresh_token: str | None
-    expires_at: dt.datetime | None
 
 
 async def exchange_code(
     http: aiohttp.ClientSession,
-    base_url: str,
+    token_url: str,
     *,
     code: str,
     client_id: str,
     client_secret: str,
     redirect_uri: str,
-) -> TokenSet:
+) -> base.Grant:
     """Exchange an authorization code for tokens (``grant_type=authorization_code``)."""
     return await _token_call(
         http,
-        base_url,
+        token_url,
         {
             "grant_type": "authorization_code",
             "code": code,
@@ -47,16 +38,16 @@ async def exchange_code(
 
 async def refresh(
     http: aiohttp.ClientSession,
-    base_url: str,
+    token_url: str,
     *,
     refresh_token: str,
     client_id: str,
     client_secret: str,
-) -> TokenSet:
+) -> base.Grant:
     """Spend ``refresh_token`` for a new pair (``grant_type=refresh_token``)."""
     return await _token_call(
         http,
-        base_url,
+        token_url,
         {
             "grant_type": "refresh_token",
             "refresh_token": refresh_token,
@@ -66,10 +57,7 @@ async def refresh(
     )
 
 
-async def _token_call(
-    http: aiohttp.ClientSession, base_url: str, form: Mapping[str, str]
-) -> TokenSet:
-    url = f"{base_url.rstrip('/')}/token"
+async def _token_call(http: aiohttp.ClientSession, url: str, form: Mapping[str, str]) -> base.Grant:
     try:
         async with http.post(url, data=dict(form), headers={"Accept": "application/json"}) as resp:
             status = resp.status
@@ -113,7 +101,7 @@ def _provider_message(body: Mapping[str, Any] | None, text: str) -> str:
     return text[:500] or "no reason given"
 
 
-def _token_set(body: Mapping[str, Any], status: int) -> TokenSet:
+def _token_set(body: Mapping[str, Any], status: int) -> base.Grant:
     access = body.get("access_token")
     if not isinstance(access, str) or not access:
         raise ProviderUnavailable(
@@ -129,7 +117,7 @@ def _token_set(body: Mapping[str, Any], status: int) -> TokenSet:
             seconds = None
         if seconds is not None and seconds > 0:
             expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
-    return TokenSet(
+    return base.Grant(
         access_token=access,
         refresh_token=refresh_token if isinstance(refresh_token, str) and refresh_token else None,
         expires_at=expires_at,

@@ -1,158 +1,89 @@
-"""The element catalog: what each connector is, supports and polls by default."""
+"""The element catalog: the elements shipped in the package, and those in
+``HEADWATER_ELEMENTS_PATH``, each built from its declaration and the settings that override it.
+
+Each element's API base URL comes from ``HEADWATER_<KEY>_BASE_URL`` when set, else from its
+declaration; its calls per second per instance from ``HEADWATER_<KEY>_RATE_PER_SECOND``.
+"""
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import urllib.parse
-import zlib
-from collections.abc import Mapping
-from typing import Any
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 
-from headwater.errors import NotFoundError
+from headwater.elements import declaration, element
+from headwater.errors import ConfigurationError, NotFoundError
 
-EVENT_TYPES = ("CREATED", "UPDATED", "DELETED")
-"""What a polled resource reports: DELETED comes from the periodic reconciliation."""
-
-ACTON_CONTACTS_POLLER: Mapping[str, Any] = {
-    "contacts": {
-        "url": "/hubs/marketing/lists/{listId}/contacts?where=modafter='${epoch}'",
-        "idField": "_contact_id_",
-        "datesConfiguration": {
-            "updatedDateField": "__modified_date",
-            "updatedDateFormat": "milliseconds",
-            "createdDateField": "__created_date",
-            "createdDateFormat": "milliseconds",
-        },
-    }
-}
-
-
-@dataclasses.dataclass(frozen=True)
-class ElementSpec:
-    """One connector: its key, auth, hubs, event methods and default poller configuration."""
-
-    key: str
-    name: str
-    description: str
-    auth_type: str
-    hub: str
-    base_url: str
-    event_methods: frozenset[str]
-    resources: tuple[str, ...]
-    default_poller_configuration: Mapping[str, Any]
-    default_refresh_interval: float = 15.0
-
-    @property
-    def id(self) -> int:
-        """The element's numeric id, derived from its key: the same on every node."""
-        return zlib.crc32(self.key.encode()) & 0x7FFFFFFF
-
-    def reference(self) -> dict[str, Any]:
-        """The ``element`` object of an instance: ``id``, ``key`` and ``name``."""
-        return {"id": self.id, "key": self.key, "name": self.name}
-
-    def metadata(self) -> dict[str, Any]:
-        """What ``GET /elements/{key}/metadata`` answers: the element's event support, and per
-        resource whether it has events, by which methods and of which types."""
-        methods = sorted("webhook" if m == "webhooks" else m for m in self.event_methods)
-        polled = set(self.default_poller_configuration)
-        return {
-            **self.reference(),
-            "description": self.description,
-            "authenticationType": self.auth_type,
-            "hub": self.hub,
-            "events": {"supported": bool(methods), "methods": methods},
-            "resources": [
-                {
-                    "canonicalName": resource,
-                    "events": {
-                        "supported": resource in polled,
-                        "methods": methods if resource in polled else [],
-                        "eventTypes": list(EVENT_TYPES) if resource in polled else [],
-                    },
-                }
-                for resource in self.resources
-            ],
-        }
-
-    def poller_defaults(self) -> dict[str, Any]:
-        """A copy of the default ``event.poller.configuration``, safe to change."""
-        return copy.deepcopy(dict(self.default_poller_configuration))
-
-    def authorize_url(self, *, client_id: str, redirect_uri: str, state: str | None = None) -> str:
-        """The provider's OAuth 2.0 authorize URL the user's browser is sent to."""
-        query = {
-            "scope": "PRODUCTION",
-            "response_type": "code",
-            "client_id": client_id,
-            "redirect_uri": redirect_uri,
-        }
-        if state:
-            query["state"] = state
-        return f"{self.base_url}/authorize?{urllib.parse.urlencode(query)}"
-
-    def describe(self) -> dict[str, Any]:
-        """The element as the API shows it."""
-        return {
-            "id": self.id,
-            "key": self.key,
-            "name": self.name,
-            "description": self.description,
-            "authentication": {"type": self.auth_type},
-            "hub": self.hub,
-            "hubs": [self.hub],
-            "resources": list(self.resources),
-            "events": {
-                "supported": bool(self.event_methods),
-                "methods": sorted(self.event_methods),
-                "defaultRefreshInterval": self.default_refresh_interval,
-                "defaultPollerConfiguration": self.poller_defaults(),
-            },
-        }
+BUILT_IN = Path(__file__).resolve().parent
 
 
 class Registry:
     """Every element this server knows, by key."""
 
-    def __init__(self, elements: list[ElementSpec]) -> None:
-        self._elements = {element.key: element for element in elements}
+    def __init__(self, elements: Iterable[element.Element]) -> None:
+        self._elements: dict[str, element.Element] = {}
+        for one in elements:
+            if one.key in self._elements:
+                raise ConfigurationError(f"two elements have the key {one.key!r}")
+            self._elements[one.key] = one
 
-    def get(self, key: str) -> ElementSpec:
+    def get(self, key: str) -> element.Element:
         """The element ``key``; NotFoundError when there is none."""
         try:
             return self._elements[key]
         except KeyError:
             raise NotFoundError(f"No element with key {key!r}.") from None
 
-    def find(self, key_or_id: str) -> ElementSpec:
+    def find(self, key_or_id: str) -> element.Element:
         """The element whose key (or numeric id) is ``key_or_id``; NotFoundError naming it."""
         if key_or_id in self._elements:
             return self._elements[key_or_id]
-        for element in self._elements.values():
-            if key_or_id == str(element.id):
-                return element
+        for one in self._elements.values():
+            if key_or_id == str(one.id):
+                return one
         raise NotFoundError(f"No element with key or id {key_or_id!r}.")
 
-    def all(self) -> list[ElementSpec]:
-        return sorted(self._elements.values(), key=lambda element: element.key)
+    def all(self) -> list[element.Element]:
+        return sorted(self._elements.values(), key=lambda one: one.key)
 
 
-def acton(base_url: str) -> ElementSpec:
-    """The Act-On marketing element, talking to ``base_url`` (the real API or the sandbox)."""
-    return ElementSpec(
-        key="acton",
-        name="Act-On",
-        description="Act-On marketing automation: contact lists and their contacts.",
-        auth_type="oauth2",
-        hub="marketing",
-        base_url=base_url.rstrip("/"),
-        event_methods=frozenset({"polling"}),
-        resources=("lists", "contacts"),
-        default_poller_configuration=ACTON_CONTACTS_POLLER,
+def declaration_folders(extra: Iterable[Path] = ()) -> list[Path]:
+    """The folders holding an ``element.yaml``: the package's, then each folder of ``extra``
+    (itself an element's folder, or a folder of element folders)."""
+    found = sorted(p.parent for p in BUILT_IN.glob(f"*/{declaration.FILE_NAME}"))
+    for folder in extra:
+        if (folder / declaration.FILE_NAME).is_file():
+            found.append(folder)
+        elif folder.is_dir():
+            found.extend(sorted(p.parent for p in folder.glob(f"*/{declaration.FILE_NAME}")))
+        else:
+            raise ConfigurationError(f"HEADWATER_ELEMENTS_PATH names {folder}, which is no folder")
+    return found
+
+
+def build(
+    overrides: Mapping[str, str] | None = None, *, extra_paths: Iterable[Path] = ()
+) -> Registry:
+    """The catalog, with each element's ``HEADWATER_<KEY>_*`` settings from ``overrides``."""
+    settings = dict(overrides or {})
+    return Registry(
+        configure(declaration.load(folder), settings) for folder in declaration_folders(extra_paths)
     )
 
 
-def build(*, acton_base_url: str) -> Registry:
-    """The catalog, with provider base URLs from the settings."""
-    return Registry([acton(acton_base_url)])
+def configure(declared: declaration.Declaration, settings: Mapping[str, str]) -> element.Element:
+    """The element of ``declared``, with its settings applied."""
+    prefix = f"HEADWATER_{declared.key.upper()}_"
+    base_url = settings.get(prefix + "BASE_URL", "").strip() or declared.base_url
+    rate = declared.rate_per_second
+    raw_rate = settings.get(prefix + "RATE_PER_SECOND", "").strip()
+    if raw_rate:
+        try:
+            rate = float(raw_rate)
+        except ValueError:
+            rate = math.nan
+        if not math.isfinite(rate) or rate <= 0:
+            raise ConfigurationError(
+                f"{prefix}RATE_PER_SECOND={raw_rate!r} must be a number greater than 0"
+            )
+    return element.Element(declared, base_url=base_url.rstrip("/"), rate_per_second=rate)

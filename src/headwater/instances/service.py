@@ -17,7 +17,7 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from headwater.domain import config_items
-from headwater.elements import oauth, registry
+from headwater.elements import base, element, limits, registry
 from headwater.errors import AuthenticationError, InputError, NotFoundError
 from headwater.instances import configuration as conf
 from headwater.instances import pollers, views
@@ -73,6 +73,8 @@ class InstanceService:
         self.box = secrets
         self.registry = registry
         self.node_id = node_id
+        # one rate limiter per instance, shared by its pollers and hub calls
+        self.limiters = limits.RateLimiters()
 
     # reading
 
@@ -145,6 +147,20 @@ class InstanceService:
             registry=self.registry,
             instance_id=instance_id,
             owner=self.node_id,
+        )
+
+    def hub(self, instance_id: int, element_key: str) -> base.Hub:
+        """The hub of an instance: its element's, calling the provider with the instance's
+        tokens under its rate limit, on the process's HTTP session."""
+        of = self.registry.get(element_key)
+        return of.hub(
+            base.Connection(
+                http=self.http,
+                tokens=self.tokens(instance_id),
+                limiter=self.limiters.for_instance(instance_id, of.rate_per_second),
+                timeout=self.settings.provider_timeout_seconds,
+                base_url=of.base_url,
+            )
         )
 
     # writing
@@ -293,7 +309,7 @@ class InstanceService:
             return shown
         return dataclasses.replace(shown, element_id=element.id, element_name=element.name)
 
-    def _element(self, key: str) -> registry.ElementSpec:
+    def _element(self, key: str) -> element.Element:
         try:
             return self.registry.get(key)
         except NotFoundError:
@@ -303,18 +319,17 @@ class InstanceService:
             ) from None
 
     async def _exchange(
-        self, element: registry.ElementSpec, canonical: Mapping[str, Any], code: str
-    ) -> oauth.TokenSet:
-        return await oauth.exchange_code(
+        self, of: element.Element, canonical: Mapping[str, Any], code: str
+    ) -> base.Grant:
+        return await of.exchange_code(
             self.http,
-            element.base_url,
             code=code,
             client_id=str(canonical["oauth.api.key"]),
             client_secret=str(canonical["oauth.api.secret"]),
             redirect_uri=str(canonical["oauth.callback.url"]),
         )
 
-    def _seal_tokens(self, granted: oauth.TokenSet) -> str:
+    def _seal_tokens(self, granted: base.Grant) -> str:
         return self.box.seal(
             {"access_token": granted.access_token, "refresh_token": granted.refresh_token}
         )

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from headwater.elements import oauth, registry
+from headwater.elements import registry
 from headwater.errors import ProviderRefusal, ProviderUnavailable
 from headwater.instances import pollers
 from headwater.settings import Settings
@@ -146,9 +146,8 @@ class InstanceTokens:
         try:
             element = self.registry.get(state.row.element_key)
             stored_secrets = self.box.open(state.row.secrets)
-            granted = await oauth.refresh(
+            granted = await element.refresh(
                 self.http,
-                element.base_url,
                 refresh_token=state.refresh,
                 client_id=str(state.row.configuration.get("oauth.api.key", "")),
                 client_secret=str(stored_secrets.get("oauth.api.secret", "")),

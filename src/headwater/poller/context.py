@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from headwater import errors
 from headwater.domain import config
-from headwater.elements import acton, limits, registry
+from headwater.elements import base
 from headwater.instances import service as instance_service
 from headwater.settings import Settings
 from headwater.storage import db, instances, pollers
@@ -38,13 +38,7 @@ class Deps(Protocol):
     def http(self) -> aiohttp.ClientSession: ...
 
     @property
-    def registry(self) -> registry.Registry: ...
-
-    @property
     def instances(self) -> instance_service.InstanceService: ...
-
-    @property
-    def limiters(self) -> limits.RateLimiters: ...
 
     @property
     def node_id(self) -> str: ...
@@ -104,15 +98,9 @@ def reconcile_seconds(settings: Settings, configuration: Mapping[str, Any]) -> f
     return settings.reconcile_interval_seconds
 
 
-def client(deps: Deps, instance: instances.Row) -> acton.ActonClient:
-    """The provider client of an instance: its tokens, its rate limiter, the shared session."""
-    return acton.ActonClient(
-        deps.http,
-        deps.registry.get(instance.element_key).base_url,
-        deps.instances.tokens(instance.id),
-        deps.limiters.for_instance(instance.id),
-        timeout=deps.settings.provider_timeout_seconds,
-    )
+def hub(deps: Deps, instance: instances.Row) -> base.Hub:
+    """The hub of an instance: its element's, with its tokens and rate limit."""
+    return deps.instances.hub(instance.id, instance.element_key)
 
 
 class PollLog(logging.LoggerAdapter[logging.Logger]):

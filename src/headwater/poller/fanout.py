@@ -11,7 +11,7 @@ import dataclasses
 import urllib.parse
 
 from headwater.domain import variables
-from headwater.elements import acton, hub
+from headwater.elements import base
 from headwater.errors import HeadwaterError
 
 COLLECTION_PAGE_SIZE = 1000
@@ -27,7 +27,7 @@ class Target:
     item_id: str | None = None
 
 
-async def targets(client: acton.ActonClient, url: str) -> list[Target]:
+async def targets(hub: base.Hub, url: str) -> list[Target]:
     """The URLs of one poll of ``url`` (variables already expanded)."""
     names = variables.placeholders(url)
     if not names:
@@ -43,7 +43,7 @@ async def targets(client: acton.ActonClient, url: str) -> list[Target]:
     name = names[0]
     parent_path = url.split("{" + name + "}", 1)[0].rstrip("/")
     found: list[Target] = []
-    for item in await collection(client, parent_path):
+    for item in await collection(hub, parent_path):
         item_id = item.get("id")
         if not isinstance(item_id, str | int) or isinstance(item_id, bool):
             raise HeadwaterError(f"an item of {parent_path} has no usable 'id': {item!r}")
@@ -51,12 +51,12 @@ async def targets(client: acton.ActonClient, url: str) -> list[Target]:
     return found
 
 
-async def collection(client: acton.ActonClient, path: str) -> list[dict[str, object]]:
+async def collection(hub: base.Hub, path: str) -> list[dict[str, object]]:
     """Every item of a hub collection, following its pages."""
     items: list[dict[str, object]] = []
     token: str | None = None
     while True:
-        page = await hub.fetch(client, path, page_size=COLLECTION_PAGE_SIZE, page_token=token)
+        page = await hub.fetch(path, page_size=COLLECTION_PAGE_SIZE, page_token=token)
         items.extend(page.records)
         token = page.next_token
         if token is None:

@@ -16,7 +16,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from headwater.domain import config
-from headwater.elements import acton, hub
+from headwater.elements import base
 from headwater.errors import ConflictError
 from headwater.poller import fanout, records
 
@@ -43,7 +43,7 @@ class Harvest:
 
 
 async def read(
-    client: acton.ActonClient,
+    hub: base.Hub,
     resource: config.Resource,
     targets: Sequence[fanout.Target],
     *,
@@ -54,13 +54,13 @@ async def read(
     ``upper_ms``, with ``filterByCurrentDate``) are left out; a record that cannot be read raises
     ``RecordError``; provider errors propagate."""
     harvest = Harvest()
-    page_size = resource.page_size or hub.DEFAULT_PAGE_SIZE
+    page_size = resource.page_size or base.DEFAULT_PAGE_SIZE
     for target in targets:
         for attempt in range(MAX_READS):
             last = attempt == MAX_READS - 1
             try:
                 await _read_target(
-                    client,
+                    hub,
                     resource,
                     target.url,
                     harvest,
@@ -79,7 +79,7 @@ async def read(
 
 
 async def _read_target(
-    client: acton.ActonClient,
+    hub: base.Hub,
     resource: config.Resource,
     url: str,
     harvest: Harvest,
@@ -97,9 +97,9 @@ async def _read_target(
         number += 1
         try:
             page = await hub.fetch(
-                client, url, page_size=page_size, page_token=token, read_past_shift=read_on
+                url, page_size=page_size, page_token=token, read_past_shift=read_on
             )
-        except hub.PagesShifted as shift:
+        except base.PagesShifted as shift:
             if not read_on:
                 raise
             harvest.shifted = True

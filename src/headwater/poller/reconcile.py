@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from headwater import errors, metrics
 from headwater.delivery import outbox
 from headwater.domain import dates, schedule, variables
-from headwater.elements import acton, hub
+from headwater.elements import base
 from headwater.poller import context, detect, fanout, records
 from headwater.storage import db, events, instances, pollers, versions
 
@@ -85,10 +85,10 @@ async def run(deps: context.Deps, claimed: pollers.Claimed, *, poll_id: str) -> 
         )
         return 0
     resource = ctx.resource
-    client = context.client(deps, ctx.instance)
+    hub = context.hub(deps, ctx.instance)
     cursor = dates.from_ms(claimed.cursor_ms if claimed.cursor_ms is not None else 0)
     url = ids_url(variables.expand(resource.url, cursor), resource.id_field)
-    listing = await list_ids(client, url, resource.id_field)
+    listing = await list_ids(hub, url, resource.id_field)
 
     async def commit(conn: AsyncConnection) -> tuple[str | None, list[int], list[str]]:
         await instances.lock(conn, claimed.instance_id)
@@ -179,27 +179,27 @@ def _baseline(
     }
 
 
-async def list_ids(client: acton.ActonClient, url: str, id_field: str) -> Listing:
+async def list_ids(hub: base.Hub, url: str, id_field: str) -> Listing:
     """Every id of an ids-only listing, checked against the sizes its parent collection reports.
 
     Provider failures propagate; a listing that shifted or looks truncated comes back with its
     ``problem`` and the ids it listed all the same (pages that shifted are read on, every target
     is listed).
     """
-    targets = await fanout.targets(client, url)
-    before = await _sizes(client, targets)
+    targets = await fanout.targets(hub, url)
+    before = await _sizes(hub, targets)
     ids: set[str] = set()
     counts: dict[str, int] = {}
     shifted: list[str] = []
     for target in targets:
-        found, moved = await _target_ids(client, target.url, id_field)
+        found, moved = await _target_ids(hub, target.url, id_field)
         ids.update(found)
         counts[target.url] = len(found)
         if moved:
             shifted.append(target.url)
     if shifted:
         return Listing(frozenset(ids), f"the pages of {shifted[0]} shifted while it was listed")
-    after = await _sizes(client, targets)
+    after = await _sizes(hub, targets)
     for target_url, size in before.items():
         listed = counts.get(target_url, 0)
         if after.get(target_url) != size or listed != size:
@@ -212,7 +212,7 @@ async def list_ids(client: acton.ActonClient, url: str, id_field: str) -> Listin
     return Listing(frozenset(ids), confirmed=confirmed)
 
 
-async def _target_ids(client: acton.ActonClient, url: str, id_field: str) -> tuple[list[str], bool]:
+async def _target_ids(hub: base.Hub, url: str, id_field: str) -> tuple[list[str], bool]:
     """The ids listed, and whether the pages shifted (then read on, past the shift)."""
     found: list[str] = []
     shifted = False
@@ -221,10 +221,8 @@ async def _target_ids(client: acton.ActonClient, url: str, id_field: str) -> tup
     while True:
         number += 1
         try:
-            page = await hub.fetch(
-                client, url, page_size=PAGE_SIZE, page_token=token, read_past_shift=True
-            )
-        except hub.PagesShifted as shift:
+            page = await hub.fetch(url, page_size=PAGE_SIZE, page_token=token, read_past_shift=True)
+        except base.PagesShifted as shift:
             shifted, page = True, shift.page
         except errors.ConflictError:
             return found, True
@@ -236,7 +234,7 @@ async def _target_ids(client: acton.ActonClient, url: str, id_field: str) -> tup
             return found, shifted
 
 
-async def _sizes(client: acton.ActonClient, targets: Sequence[fanout.Target]) -> dict[str, int]:
+async def _sizes(hub: base.Hub, targets: Sequence[fanout.Target]) -> dict[str, int]:
     """The size each target's parent collection reports for it, by target URL; -1 when the
     item is gone from its collection. Targets of collections that report no size are left out."""
     by_collection: dict[str, list[fanout.Target]] = {}
@@ -246,15 +244,15 @@ async def _sizes(client: acton.ActonClient, targets: Sequence[fanout.Target]) ->
     sizes: dict[str, int] = {}
     for path, members in by_collection.items():
         try:
-            items = await fanout.collection(client, path)
+            items = await fanout.collection(hub, path)
         except (errors.NotFoundError, errors.InputError):
             continue  # not a collection the hub lists
         by_id = {str(item.get("id")): item for item in items}
         for target in members:
             item = by_id.get(str(target.item_id))
-            size = None if item is None else item.get("size")
+            size = None if item is None else hub.child_count(path, item)
             if item is None:
                 sizes[target.url] = -1
-            elif isinstance(size, int) and not isinstance(size, bool):
+            elif size is not None:
                 sizes[target.url] = size
     return sizes

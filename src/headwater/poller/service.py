@@ -82,11 +82,11 @@ async def poll_once(
         overlap_seconds=deps.settings.poll_overlap_seconds,
         start_ms=claimed.start_ms,
     )
-    client = context.client(deps, ctx.instance)
+    hub = context.hub(deps, ctx.instance)
     url = variables.expand(resource.url, dates.from_ms(start_ms))
-    targets = await fanout.targets(client, url)
+    targets = await fanout.targets(hub, url)
     read = await harvest.read(
-        client,
+        hub,
         resource,
         targets,
         window_start_ms=start_ms,

@@ -1,4 +1,4 @@
-"""`/hubs/marketing`: an instance's Act-On lists and contacts, normalized.
+"""`/hubs/marketing`: an instance's contact lists and contacts, through its element's hub.
 
 Authenticated with `User …, Organization …, Element <token>`; the Element token picks the instance.
 Listings follow the paging conventions (`pageSize`, `nextPage`, `Elements-Next-Page-Token`).
@@ -6,15 +6,16 @@ Listings follow the paging conventions (`pageSize`, `nextPage`, `Elements-Next-P
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from fastapi.responses import JSONResponse
 
-from headwater import bootstrap, errors
+from headwater import errors
 from headwater.api import auth, deps, paging
 from headwater.bootstrap import Container
-from headwater.elements import acton, hub
+from headwater.elements import base
 
 router = APIRouter(tags=["marketing hub"])
 
@@ -47,11 +48,14 @@ _CONTACTS = "/hubs/marketing/lists/{list_id}/contacts"
 _CONTACT = _CONTACTS + "/{contact_id}"
 
 
-def _client(c: Container, instance: auth.ElementInstance) -> acton.ActonClient:
-    if instance.element_key != "acton":
+_HUB = "marketing"
+
+
+def _hub(c: Container, instance: auth.ElementInstance) -> base.Hub:
+    if c.registry.get(instance.element_key).hub_key != _HUB:
         raise errors.NotFoundError(
             f"Instance {instance.id} is of element {instance.element_key!r}, "
-            "which has no marketing hub."
+            f"which has no {_HUB} hub."
         )
     if instance.disabled:
         raise errors.ConflictError(
@@ -63,13 +67,19 @@ def _client(c: Container, instance: auth.ElementInstance) -> acton.ActonClient:
             f"Instance {instance.id} must be re-authenticated (PUT with a new code).",
             provider_message=instance.invalid_reason,
         )
-    return bootstrap.acton_client(c, instance.id)
+    return c.instances.hub(instance.id, instance.element_key)
+
+
+def _path(*segments: str) -> str:
+    return "/".join(["", "hubs", _HUB, *(urllib.parse.quote(p, safe="") for p in segments)])
 
 
 @router.get("/hubs/marketing/lists", response_model=list[dict[str, Any]])
 async def list_lists(instance: auth.ElementInstance, c: Deps, page: paging.Page) -> JSONResponse:
     """The account's contact lists: `id`, `name`, `folderName`, `size`, `tsLastModified`."""
-    found = await hub.list_lists(_client(c, instance), page_size=page.size, page_token=page.token)
+    found = await _hub(c, instance).fetch(
+        _path("lists"), page_size=page.size, page_token=page.token
+    )
     return paging.respond(found.records, found.next_token)
 
 
@@ -85,14 +95,15 @@ async def list_contacts(
     """A list's contacts, keyed by column heading, with `_contact_id_`, `__created_date` and
     `__modified_date` (epoch ms). A page may hold fewer than `pageSize` contacts when a column
     filter applies: follow `Elements-Next-Page-Token` until there is none."""
-    found = await hub.list_contacts(
-        _client(c, instance),
-        list_id,
-        where=where,
-        fields=fields,
-        page_size=page.size,
-        page_token=page.token,
+    query = urllib.parse.urlencode(
+        [
+            (name, value)
+            for name, value in (("where", where), ("fields", fields))
+            if value is not None
+        ]
     )
+    url = _path("lists", list_id, "contacts") + (f"?{query}" if query else "")
+    found = await _hub(c, instance).fetch(url, page_size=page.size, page_token=page.token)
     return paging.respond(found.records, found.next_token)
 
 
@@ -101,7 +112,7 @@ async def create_contact(
     list_id: ListId, body: ContactBody, instance: auth.ElementInstance, c: Deps
 ) -> dict[str, Any]:
     """Add a contact to the list; answers it as the hub reads it."""
-    return await hub.create_contact(_client(c, instance), list_id, body)
+    return await _hub(c, instance).create(_path("lists", list_id, "contacts"), body)
 
 
 @router.get(_CONTACT)
@@ -109,7 +120,7 @@ async def get_contact(
     list_id: ListId, contact_id: ContactId, instance: auth.ElementInstance, c: Deps
 ) -> dict[str, Any]:
     """One contact of the list."""
-    return await hub.get_contact(_client(c, instance), list_id, contact_id)
+    return await _hub(c, instance).read(_path("lists", list_id, "contacts", contact_id))
 
 
 @router.patch(_CONTACT)
@@ -121,7 +132,7 @@ async def update_contact(
     c: Deps,
 ) -> dict[str, Any]:
     """Change the given columns of a contact; the others keep their values."""
-    return await hub.update_contact(_client(c, instance), list_id, contact_id, body)
+    return await _hub(c, instance).update(_path("lists", list_id, "contacts", contact_id), body)
 
 
 @router.put(_CONTACT)
@@ -133,7 +144,8 @@ async def replace_contact(
     c: Deps,
 ) -> dict[str, Any]:
     """Replace a contact's columns: those not given are emptied."""
-    return await hub.update_contact(_client(c, instance), list_id, contact_id, body, replace=True)
+    path = _path("lists", list_id, "contacts", contact_id)
+    return await _hub(c, instance).update(path, body, replace=True)
 
 
 @router.delete(_CONTACT, status_code=200, response_class=Response)
@@ -141,5 +153,5 @@ async def delete_contact(
     list_id: ListId, contact_id: ContactId, instance: auth.ElementInstance, c: Deps
 ) -> Response:
     """Delete a contact (200 with an empty body, as Cloud Elements answers)."""
-    await hub.delete_contact(_client(c, instance), list_id, contact_id)
+    await _hub(c, instance).delete(_path("lists", list_id, "contacts", contact_id))
     return Response(status_code=200)

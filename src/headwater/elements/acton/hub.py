@@ -1,4 +1,4 @@
-"""The marketing hub: Act-On's lists and contacts, normalized, callable in-process or over HTTP.
+"""Act-On's marketing hub: lists and contacts, normalized, callable in-process or over HTTP.
 
 Lists read ``{"id", "name", "folderName", "size", "tsLastModified"}``. Contacts are JSON objects
 keyed by column heading, with ``_contact_id_`` (``"l-0001:7"``) and ``__created_date`` and
@@ -21,35 +21,19 @@ there is none.
 
 from __future__ import annotations
 
-import dataclasses
 import urllib.parse
 from collections.abc import Mapping
 
 from headwater import errors
-from headwater.elements import acton, acton_results, hub_query, hub_tokens
+from headwater.elements import base, hub_tokens
+from headwater.elements.acton import client as acton
+from headwater.elements.acton import query as hub_query
+from headwater.elements.acton import results as acton_results
 
-DEFAULT_PAGE_SIZE = 200
+DEFAULT_PAGE_SIZE = base.DEFAULT_PAGE_SIZE
 MAX_PAGE_SIZE = 1000
 _MAX_SCANS = 10  # Act-On pages read for one hub page when a column filter drops rows
 _BASE = ("elements", "api-v2")
-
-
-@dataclasses.dataclass(frozen=True)
-class HubPage:
-    """One page of hub records and the token of the next page (None at the end)."""
-
-    records: list[dict[str, object]]
-    next_token: str | None
-
-
-class PagesShifted(errors.ConflictError):
-    """The rows moved since the previous page was read; start again from the first page."""
-
-    def __init__(self, message: str, *, page: HubPage) -> None:
-        super().__init__(message)
-        # what the page showed all the same (real rows, read after the shift), and a token that
-        # reads on from them: a caller that cannot start again loses the fewest rows this way
-        self.page = page
 
 
 def list_record(raw: Mapping[str, object]) -> dict[str, object]:
@@ -82,7 +66,7 @@ async def fetch(
     page_size: int,
     page_token: str | None,
     read_past_shift: bool = False,
-) -> HubPage:
+) -> base.HubPage:
     """One page of the hub resource at ``url`` (path and query, e.g. what a poller holds).
 
     ``/hubs/marketing/lists``, ``/hubs/marketing/lists/{listId}/contacts`` (with ``where`` and
@@ -109,7 +93,7 @@ async def fetch(
                 read_past_shift=read_past_shift,
             )
         if len(rest) == 4 and rest[0] == "lists" and rest[2] == "contacts":
-            return HubPage([await get_contact(client, rest[1], rest[3])], None)
+            return base.HubPage([await get_contact(client, rest[1], rest[3])], None)
     raise errors.NotFoundError(f"The marketing hub has no resource at {split.path}")
 
 
@@ -129,7 +113,7 @@ def _page_size(page_size: int) -> int:
 
 async def list_lists(
     client: acton.ActonClient, *, page_size: int = DEFAULT_PAGE_SIZE, page_token: str | None = None
-) -> HubPage:
+) -> base.HubPage:
     """A page of the account's contact lists."""
     size = _page_size(page_size)
     position = hub_tokens.decode(page_token, "lists")
@@ -138,7 +122,7 @@ async def list_lists(
     more = bool(page.lists) and (page.total_count < 0 or end < page.total_count)
     last = str(page.lists[-1].get("id", "")) if page.lists else None
     token = hub_tokens.encode("lists", end, last) if more else None
-    return HubPage([list_record(raw) for raw in page.lists], token)
+    return base.HubPage([list_record(raw) for raw in page.lists], token)
 
 
 # -- contacts --------------------------------------------------------------------------------
@@ -153,12 +137,12 @@ async def list_contacts(
     page_size: int = DEFAULT_PAGE_SIZE,
     page_token: str | None = None,
     read_past_shift: bool = False,
-) -> HubPage:
+) -> base.HubPage:
     """A page of a list's contacts matching ``where``, with the ``fields`` asked for.
 
     An unknown list raises ``ProviderNotFound``. A token whose last row has moved (rows before it
-    were deleted since) raises ``PagesShifted`` (a ``ConflictError``): start again from the first
-    page. The error carries the page as read from where the previous one ended; with
+    were deleted since) raises ``base.PagesShifted`` (a ``ConflictError``): start again from the
+    first page. The error carries the page as read from where the previous one ended; with
     ``read_past_shift`` (for a caller that will not start again), from further back, so that rows
     that deletes moved up are not skipped (one more Act-On call, on a shift only).
     """
@@ -226,20 +210,20 @@ async def list_contacts(
                 end = start + index + 1
                 more = page.total_count < 0 or end < page.total_count
                 token = hub_tokens.encode("contacts", end, row[0], query_key) if more else None
-                return _answer(HubPage(records, token), shifted)
+                return _answer(base.HubPage(records, token), shifted)
         end = start + len(rows)
         if not rows or (page.total_count >= 0 and end >= page.total_count):
-            return _answer(HubPage(records, None), shifted)
+            return _answer(base.HubPage(records, None), shifted)
         offset = end
     last_id = rows[-1][0] if rows else None
     return _answer(
-        HubPage(records, hub_tokens.encode("contacts", offset, last_id, query_key)), shifted
+        base.HubPage(records, hub_tokens.encode("contacts", offset, last_id, query_key)), shifted
     )
 
 
-def _answer(page: HubPage, shifted: str | None) -> HubPage:
+def _answer(page: base.HubPage, shifted: str | None) -> base.HubPage:
     if shifted is not None:
-        raise PagesShifted(shifted, page=page)
+        raise base.PagesShifted(shifted, page=page)
     return page
 
 

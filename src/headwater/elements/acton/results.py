@@ -1,14 +1,15 @@
-"""What :class:`~headwater.elements.acton.ActonClient` returns, read from Act-On's decoded JSON.
+"""What :class:`~headwater.elements.acton.client.ActonClient` returns, read from Act-On's
+decoded JSON.
 
 Each reader checks the shape Act-On documents and raises ``errors.ProviderUnavailable`` (see
-:func:`headwater.elements.acton_answers.malformed`) when the body is JSON of another shape.
+:func:`headwater.elements.acton.answers.malformed`) when the body is JSON of another shape.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from headwater.elements import acton_answers
+from headwater.elements.acton import answers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +58,7 @@ def lists_page(data: object, path: str, *, offset: int) -> ListsPage:
     found = _mapping(data, "GET", path)
     result = found.get("result")
     if not isinstance(result, list) or not all(isinstance(item, dict) for item in result):
-        raise acton_answers.malformed("GET", path, "its 'result' is not an array of objects")
+        raise answers.malformed("GET", path, "its 'result' is not an array of objects")
     return ListsPage(
         offset=_int(found.get("offset", offset), "GET", path, "offset"),
         total_count=_int(found.get("totalCount", -1), "GET", path, "totalCount"),
@@ -71,9 +72,9 @@ def list_page(data: object, path: str, *, list_id: str, offset: int) -> ListPage
     headers = found.get("headers")
     rows = found.get("data")
     if not isinstance(headers, list) or not all(isinstance(h, str) for h in headers):
-        raise acton_answers.malformed("GET", path, "its 'headers' is not an array of strings")
+        raise answers.malformed("GET", path, "its 'headers' is not an array of strings")
     if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-        raise acton_answers.malformed("GET", path, "its 'data' is not an array of rows")
+        raise answers.malformed("GET", path, "its 'data' is not an array of rows")
     email_column = found.get("emailColumn")
     return ListPage(
         list_id=str(found.get("listId", list_id)),
@@ -88,7 +89,7 @@ def list_page(data: object, path: str, *, list_id: str, offset: int) -> ListPage
 def record(data: object, path: str) -> list[str]:
     """One record: a bare array of cells aligned with the list's headers."""
     if not isinstance(data, list):
-        raise acton_answers.malformed("GET", path, "it is not an array")
+        raise answers.malformed("GET", path, "it is not an array")
     return [_cell(cell) for cell in data]
 
 
@@ -125,15 +126,15 @@ def _cell(value: object) -> str:
 
 def _int(value: object, method: str, path: str, name: str) -> int:
     if isinstance(value, bool):
-        raise acton_answers.malformed(method, path, f"its '{name}' is not a number")
+        raise answers.malformed(method, path, f"its '{name}' is not a number")
     if isinstance(value, int):
         return value
     if isinstance(value, str) and value.lstrip("-").isdigit():
         return int(value)
-    raise acton_answers.malformed(method, path, f"its '{name}' is not a number")
+    raise answers.malformed(method, path, f"its '{name}' is not a number")
 
 
 def _mapping(data: object, method: str, path: str) -> dict[str, object]:
     if not isinstance(data, dict):
-        raise acton_answers.malformed(method, path, "it is not a JSON object")
+        raise answers.malformed(method, path, "it is not a JSON object")
     return data

@@ -1,52 +1,30 @@
 """``ActonClient``: Act-On's REST API (``/api/1``) over the process's shared aiohttp session.
 
-Every call carries ``Authorization: Bearer <access token>`` from a :class:`TokenSource`, waits for
-the instance's :class:`~headwater.elements.limits.RateLimiter`, and either returns decoded JSON or
-raises a :mod:`headwater.errors` ``Provider*`` error whose message quotes what Act-On answered
-(status, method, path and Act-On's own message). No aiohttp exception escapes this module.
+Every call carries ``Authorization: Bearer <access token>`` from a
+:class:`~headwater.elements.base.TokenSource`, waits for the instance's
+:class:`~headwater.elements.limits.RateLimiter`, and either returns decoded JSON or raises a
+:mod:`headwater.errors` ``Provider*`` error whose message quotes what Act-On answered (status,
+method, path and Act-On's own message). No aiohttp exception escapes this module.
 
-How Act-On's answers are translated into errors: see :mod:`headwater.elements.acton_answers`;
+How Act-On's answers are translated into errors: see :mod:`headwater.elements.acton.answers`;
 the values the client returns (pages, write and delete results):
-:mod:`headwater.elements.acton_results`.
+:mod:`headwater.elements.acton.results`.
 """
 
 from __future__ import annotations
 
 import urllib.parse
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Protocol
 
 import aiohttp
 import yarl
 
 from headwater import errors
-from headwater.elements import acton_answers, acton_results, limits
+from headwater.elements import base, limits
+from headwater.elements.acton import answers, results
 
 MAX_COUNT = 1000  # Act-On returns at most 1000 rows or lists per call
 MAX_DELETE_IDS = 100  # ids per bulk delete
-
-
-class TokenSource(Protocol):
-    """Where an :class:`ActonClient` gets the access token of one instance."""
-
-    async def current(self) -> str:
-        """The access token to send now.
-
-        May refresh ahead of expiry. Raises ``errors.ProviderRefusal`` when the instance holds no
-        usable tokens (revoked, never authenticated) and ``errors.ProviderUnavailable`` when the
-        token endpoint cannot be reached.
-        """
-        ...
-
-    async def refreshed(self, rejected: str) -> str:
-        """A new access token, after Act-On refused ``rejected``.
-
-        Idempotent per rejected token: when another caller (or process) already replaced
-        ``rejected``, the newer token is returned without spending the single-use refresh token
-        again. Raises ``errors.ProviderRefusal`` (with Act-On's message) when the refresh token
-        is revoked or expired; the instance is then invalid until re-authenticated.
-        """
-        ...
 
 
 class ActonClient:
@@ -56,7 +34,7 @@ class ActonClient:
         self,
         http: aiohttp.ClientSession,
         base_url: str,
-        tokens: TokenSource,
+        tokens: base.TokenSource,
         limiter: limits.RateLimiter,
         *,
         timeout: float = 30.0,
@@ -73,12 +51,12 @@ class ActonClient:
 
     # -- lists -------------------------------------------------------------------------------
 
-    async def get_lists(self, count: int = MAX_COUNT, offset: int = 0) -> acton_results.ListsPage:
+    async def get_lists(self, count: int = MAX_COUNT, offset: int = 0) -> results.ListsPage:
         """One page of the account's contact lists (``count`` is capped at 1000)."""
         params = {"listingtype": "CONTACT_LIST", "count": _count(count), "offset": str(offset)}
         path = "/api/1/list"
         answer = await self._call("GET", path, params=params)
-        return acton_results.lists_page(answer, path, offset=offset)
+        return results.lists_page(answer, path, offset=offset)
 
     async def iter_lists(self, *, page_size: int = MAX_COUNT) -> AsyncIterator[dict[str, object]]:
         """Every contact list, paging by offset until ``totalCount``."""
@@ -103,7 +81,7 @@ class ActonClient:
         createdbefore: int | None = None,
         fields: Sequence[str] | None = None,
         datequalifiers: bool = False,
-    ) -> acton_results.ListPage:
+    ) -> results.ListPage:
         """One page of a list's contacts; dates are epoch milliseconds.
 
         ``datequalifiers`` appends the ``__created_date`` and ``__modified_date`` columns; Act-On
@@ -124,7 +102,7 @@ class ActonClient:
             params["datequalifiers"] = "true"
         path = f"/api/1/list/{_segment(list_id)}"
         answer = await self._call("GET", path, params=params)
-        return acton_results.list_page(answer, path, list_id=list_id, offset=offset)
+        return results.list_page(answer, path, list_id=list_id, offset=offset)
 
     async def iter_list_pages(
         self,
@@ -137,7 +115,7 @@ class ActonClient:
         createdbefore: int | None = None,
         fields: Sequence[str] | None = None,
         datequalifiers: bool = False,
-    ) -> AsyncIterator[acton_results.ListPage]:
+    ) -> AsyncIterator[results.ListPage]:
         """Every page of a list download, paging by offset until ``totalCount``."""
         offset = 0
         while True:
@@ -159,39 +137,39 @@ class ActonClient:
 
     # -- records -----------------------------------------------------------------------------
 
-    async def insert(self, list_id: str, record: Mapping[str, object]) -> acton_results.Written:
+    async def insert(self, list_id: str, record: Mapping[str, object]) -> results.Written:
         """Add a record (no de-duplication); returns its id, e.g. ``l-0001:12``."""
         path = f"/api/1/list/{_segment(list_id)}/record"
         answer = await self._call("POST", path, json=dict(record))
-        return acton_results.written(answer, "POST", path)
+        return results.written(answer, "POST", path)
 
     async def upsert_by_email(
         self, list_id: str, email_address: str, record: Mapping[str, object]
-    ) -> acton_results.Written:
+    ) -> results.Written:
         """Update the first record with that email, or add one when none has it."""
         path = f"/api/1/list/{_segment(list_id)}/record"
         answer = await self._call("PUT", path, params={"email": email_address}, json=dict(record))
-        return acton_results.written(answer, "PUT", path)
+        return results.written(answer, "PUT", path)
 
     async def update(
         self, list_id: str, record_id: str, record: Mapping[str, object]
-    ) -> acton_results.Written:
+    ) -> results.Written:
         """Set the given columns of one record; the others keep their values."""
         path = f"/api/1/list/{_segment(list_id)}/record/{_segment(record_id)}"
         answer = await self._call("PUT", path, json=dict(record))
-        return acton_results.written(answer, "PUT", path)
+        return results.written(answer, "PUT", path)
 
     async def get_record(self, list_id: str, record_id: str) -> list[str]:
         """One record as Act-On returns it: a bare array aligned with the list's headers."""
         path = f"/api/1/list/{_segment(list_id)}/record/{_segment(record_id)}"
-        return acton_results.record(await self._call("GET", path), path)
+        return results.record(await self._call("GET", path), path)
 
     async def delete(self, list_id: str, record_id: str) -> None:
         """Delete one record; an unknown one raises ``ProviderNotFound``."""
         path = f"/api/1/list/{_segment(list_id)}/record/{_segment(record_id)}"
         await self._call("DELETE", path)
 
-    async def delete_many(self, list_id: str, record_ids: Sequence[str]) -> acton_results.Deleted:
+    async def delete_many(self, list_id: str, record_ids: Sequence[str]) -> results.Deleted:
         """Delete records by id, 100 per call; ids Act-On did not delete come back in ``failed``."""
         path = f"/api/1/list/{_segment(list_id)}/record"
         success_count = 0
@@ -199,10 +177,10 @@ class ActonClient:
         for start in range(0, len(record_ids), MAX_DELETE_IDS):
             chunk = record_ids[start : start + MAX_DELETE_IDS]
             answer = await self._call("DELETE", path, params={"contactids": ",".join(chunk)})
-            part = acton_results.deleted(answer, path)
+            part = results.deleted(answer, path)
             success_count += part.success_count
             failed.extend(part.failed)
-        return acton_results.Deleted(success_count=success_count, failed=failed)
+        return results.Deleted(success_count=success_count, failed=failed)
 
     # -- transport ---------------------------------------------------------------------------
 
@@ -234,7 +212,7 @@ class ActonClient:
                 refreshed = True
                 continue
             if answer.status == 429:
-                delay = acton_answers.retry_after(answer.headers)
+                delay = answers.retry_after(answer.headers)
                 if delay is None:
                     delay = float(2**rate_limit_retries)
                 self._limiter.hold(delay)
@@ -245,7 +223,7 @@ class ActonClient:
                     rate_limit_retries += 1
                     waited += delay
                     continue
-                message, _ = acton_answers.provider_message(answer.body)
+                message, _ = answers.provider_message(answer.body)
                 raise errors.ProviderRateLimited(
                     f"Act-On is rate limiting this account: HTTP 429 on {method} {path}: "
                     f"{message} (retry after {delay:g} s)",
@@ -253,8 +231,8 @@ class ActonClient:
                     provider_message=message,
                 )
             if 200 <= answer.status < 300:
-                return acton_answers.decode(answer, method, path)
-            raise acton_answers.failure(answer, method, path)
+                return answers.decode(answer, method, path)
+            raise answers.failure(answer, method, path)
 
     async def _send(
         self,
@@ -263,7 +241,7 @@ class ActonClient:
         token: str,
         params: Mapping[str, str] | None,
         body: object,
-    ) -> acton_answers.Answer:
+    ) -> answers.Answer:
         url = yarl.URL(self._base + path, encoded=True)
         if params:
             url = url.update_query(params)
@@ -278,7 +256,7 @@ class ActonClient:
                 allow_redirects=False,
             ) as response:
                 data = await response.read()
-                return acton_answers.Answer(response.status, dict(response.headers), data)
+                return answers.Answer(response.status, dict(response.headers), data)
         except TimeoutError as exc:
             raise errors.ProviderUnavailable(
                 f"Act-On did not answer {method} {path} within {self._timeout:g} s"
