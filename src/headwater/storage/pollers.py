@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import enum
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -24,8 +25,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from headwater.domain import config
 from headwater.storage import tables
 
-KEEP = object()
-"""``next_run_at`` of :func:`finish` that leaves the planned next run as it is."""
+
+class Keep(enum.Enum):
+    """A field of :class:`Finish` left as it is."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
 
 PAUSED = "paused"
 """``disabled_reason`` of a poller its user paused; any other reason means it disabled itself."""
@@ -348,21 +355,47 @@ async def hold(conn: AsyncConnection, poller_id: int, *, owner: str) -> Row | No
     return result.first()
 
 
+@dataclasses.dataclass(frozen=True)
+class Finish:
+    """A poll's (or reconciliation's) outcome as its poller row keeps it; :data:`KEEP` leaves a
+    column as it is. ``release`` gives up the lease."""
+
+    next_run_at: dt.datetime | Keep | None = KEEP
+    release: bool = True
+    cursor_ms: int | Keep = KEEP
+    last_run_at: dt.datetime | Keep = KEEP
+    last_error: str | Keep | None = KEEP
+    consecutive_failures: int | Keep = KEEP
+    last_event_count: int | Keep = KEEP
+    next_reconcile_at: dt.datetime | Keep = KEEP
+    enabled: bool | Keep = KEEP
+    disabled_reason: str | Keep | None = KEEP
+
+    def columns(self) -> dict[str, object]:
+        """The columns it sets, besides ``next_run_at`` and the lease."""
+        names = (
+            "cursor_ms",
+            "last_run_at",
+            "last_error",
+            "consecutive_failures",
+            "last_event_count",
+            "next_reconcile_at",
+            "enabled",
+            "disabled_reason",
+        )
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not KEEP}
+
+
 async def finish(
-    conn: AsyncConnection,
-    poller_id: int,
-    *,
-    owner: str,
-    now: dt.datetime,
-    next_run_at: dt.datetime | object | None = KEEP,
-    release: bool = True,
-    **values: Any,
+    conn: AsyncConnection, poller_id: int, *, owner: str, now: dt.datetime, outcome: Finish
 ) -> bool:
-    """Write a poll's outcome (``values``, and ``next_run_at`` unless it is :data:`KEEP`) and,
-    with ``release``, give up the lease; False when ``owner`` no longer holds it.
+    """Write ``outcome`` and, with ``outcome.release``, give up the lease; False when ``owner``
+    no longer holds it.
 
     A run requested while the poll ran makes the poller due again at ``now``.
     """
+    values = outcome.columns()
+    next_run_at, release = outcome.next_run_at, outcome.release
     planned: Any = _p.c.next_run_at if next_run_at is KEEP else next_run_at
     if planned is None:
         planned = sa.null()
