@@ -42,6 +42,9 @@ async def _instance(engine: AsyncEngine, **values: object) -> int:
             "token_hash": uuid.uuid4().hex,
             "configuration": {},
             "secrets": "",
+            "provider_tokens": None,
+            "token_expires_at": None,
+            "invalid_reason": None,
             "valid": True,
             "disabled": False,
             "events_enabled": True,
@@ -50,7 +53,7 @@ async def _instance(engine: AsyncEngine, **values: object) -> int:
             "updated_at": NOW,
         }
         row.update(values)
-        return await instances.insert(conn, **row)
+        return await instances.insert(conn, instances.NewInstance(**row))
 
 
 async def _sync(

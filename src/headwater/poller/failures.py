@@ -9,7 +9,7 @@ import random
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from headwater import errors
-from headwater.domain import records, schedule
+from headwater.domain import instance_config, records, schedule
 from headwater.poller import context
 from headwater.storage import db, pollers
 from headwater.storage import instances as instance_rows
@@ -100,10 +100,12 @@ async def record(
         if row is None:
             return False
         instance = await instance_rows.get(conn, claimed.instance_id, organization_id=None)
-        configuration = {} if instance is None else instance.configuration
+        configured = instance_config.InstanceConfig.read(
+            {} if instance is None else instance.configuration
+        )
         planned = schedule.after_failure(
             now,
-            interval_seconds=context.interval_seconds(deps.settings, configuration),
+            interval_seconds=context.interval_seconds(deps.settings, configured),
             failures_before=row.consecutive_failures,
             limit=deps.settings.poller_failure_limit,
             error=message,

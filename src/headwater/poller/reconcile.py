@@ -69,7 +69,7 @@ async def run(deps: context.Deps, claimed: pollers.Claimed, *, poll_id: str) -> 
     first = claimed.next_reconcile_at is None
     problems: list[str] = []
 
-    def decide(known: Mapping[str, changes.Known], row: pollers.Row) -> recording.Decision:
+    def decide(known: Mapping[str, changes.Known], row: pollers.Poller) -> recording.Decision:
         problem = domain_recording.listing_problem(listing, known)
         if problem is None:
             plan = domain_recording.after_listing(

@@ -38,7 +38,7 @@ class Recorded:
     event_ids: list[int]
 
 
-Decide = Callable[[Mapping[str, changes.Known], pollers.Row], Decision]
+Decide = Callable[[Mapping[str, changes.Known], pollers.Poller], Decision]
 """Given the versions the poller knows and its held row: what to record."""
 
 

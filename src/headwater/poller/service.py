@@ -98,7 +98,7 @@ async def poll_once(
         started, interval_seconds=ctx.interval_seconds, jitter=random.random()
     )
 
-    def decide(known: Mapping[str, changes.Known], row: pollers.Row) -> recording.Decision:
+    def decide(known: Mapping[str, changes.Known], row: pollers.Poller) -> recording.Decision:
         plan = domain_recording.after_poll(
             read.seen.values(),
             known,
