@@ -104,7 +104,11 @@ async def container(settings: Settings, *, loops: bool = True) -> AsyncIterator[
     ``loops=False`` (an API-only node, most tests) leaves ``Container.loops`` empty.
     """
     key = resolve_secret_key(settings)
-    engine = db.make_engine(settings.database_url)
+    # a connection for every poll and delivery the process runs at once
+    engine = db.make_engine(
+        settings.database_url,
+        pool_size=settings.poll_concurrency + settings.delivery_concurrency,
+    )
     try:
         box = await secrets.open_box(engine, key)
         async with http_session(settings) as http:

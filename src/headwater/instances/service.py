@@ -20,7 +20,7 @@ from headwater.domain import config_items, instance_config
 from headwater.elements import base, element, limits, registry
 from headwater.errors import AuthenticationError, InputError, NotFoundError
 from headwater.instances import configuration as conf
-from headwater.instances import pollers, views
+from headwater.instances import pollers, records, views
 from headwater.instances import tokens as tokens_module
 from headwater.settings import Settings
 from headwater.storage import db, instances, secrets, tenants
@@ -75,6 +75,7 @@ class InstanceService:
         self.node_id = node_id
         # one rate limiter per instance, shared by its pollers and hub calls
         self.limiters = limits.RateLimiters()
+        self.records = records.RecordCache(secrets)
 
     # reading
 
@@ -137,8 +138,27 @@ class InstanceService:
             config_items.item_id(key), key, updated.configuration.get(key)
         )
 
-    def tokens(self, instance_id: int) -> tokens_module.InstanceTokens:
-        """The provider access token of an instance, refreshed under its lease when due."""
+    async def record(
+        self, instance_id: int, updated_at: dt.datetime | None
+    ) -> instances.Instance | None:
+        """The instance as stored, from memory when ``updated_at`` (its version, as a claim
+        returned it) says the copy there is current; None when it is gone."""
+        kept = None if updated_at is None else self.records.get(instance_id, updated_at)
+        if kept is not None:
+            return kept
+        async with db.reading(self.engine) as conn:
+            row = await instances.get(conn, instance_id, organization_id=None)
+        if row is None:
+            self.records.forget(instance_id)
+            return None
+        self.records.put(row)
+        return row
+
+    def tokens(
+        self, instance_id: int, known: instances.Instance | None = None
+    ) -> tokens_module.InstanceTokens:
+        """The provider access token of an instance, refreshed under its lease when due;
+        ``known``: the instance as just read, whose token serves until it nears expiry."""
         return tokens_module.InstanceTokens(
             settings=self.settings,
             engine=self.engine,
@@ -147,16 +167,21 @@ class InstanceService:
             registry=self.registry,
             instance_id=instance_id,
             owner=self.node_id,
+            known=known,
+            cache=self.records,
         )
 
-    def hub(self, instance_id: int, element_key: str) -> base.Hub:
+    def hub(
+        self, instance_id: int, element_key: str, *, known: instances.Instance | None = None
+    ) -> base.Hub:
         """The hub of an instance: its element's, calling the provider with the instance's
-        tokens under its rate limit, on the process's HTTP session."""
+        tokens under its rate limit, on the process's HTTP session. ``known``: the instance as
+        just read (see :meth:`tokens`)."""
         of = self.registry.get(element_key)
         return of.hub(
             base.Connection(
                 http=self.http,
-                tokens=self.tokens(instance_id),
+                tokens=self.tokens(instance_id, known),
                 limiter=self.limiters.for_instance(instance_id, of.rate_per_second),
                 timeout=self.settings.provider_timeout_seconds,
                 base_url=of.base_url,
