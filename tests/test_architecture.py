@@ -11,7 +11,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "headwater"
 
-ENTRY_POINTS = {"api", "ui", "cli", "runtime", "demo", "bootstrap"}
+ENTRY_POINTS = {"api", "ui", "cli", "runtime", "demo", "bootstrap", "metrics_server"}
 SERVICES = {"poller", "delivery", "instances"}
 ADAPTERS = {"storage", "elements", "sandbox"}
 

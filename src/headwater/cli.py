@@ -55,11 +55,16 @@ def serve(
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    metrics_port: int | None = typer.Option(
+        None, help="Serve this worker's Prometheus metrics at /metrics on this port."
+    ),
+    metrics_host: str = typer.Option("127.0.0.1", help="Address of the metrics endpoint."),
+) -> None:
     """Run pollers and deliveries only; start as many as you like against PostgreSQL."""
     from headwater import runtime
 
-    runtime.worker()
+    runtime.worker(metrics_host=metrics_host, metrics_port=metrics_port)
 
 
 @users_app.command("create")
