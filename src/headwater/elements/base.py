@@ -19,7 +19,6 @@ from typing import Protocol
 import aiohttp
 
 from headwater import errors
-from headwater.elements import limits
 
 DEFAULT_PAGE_SIZE = 200
 
@@ -80,13 +79,29 @@ class TokenSource(Protocol):
         ...
 
 
+class Limiter(Protocol):
+    """The pace of one provider account's calls (see :mod:`headwater.elements.limits`)."""
+
+    async def acquire(self) -> None:
+        """Wait until one more call is allowed."""
+        ...
+
+    def held_for(self) -> float:
+        """Seconds until the provider's last "wait" ends (0 when none is in force)."""
+        ...
+
+    def hold(self, seconds: float) -> None:
+        """Let no call through for ``seconds`` (the provider asked to back off)."""
+        ...
+
+
 @dataclasses.dataclass(frozen=True)
 class Connection:
     """What a hub needs to call the provider for one instance."""
 
     http: aiohttp.ClientSession
     tokens: TokenSource
-    limiter: limits.RateLimiter
+    limiter: Limiter
     timeout: float
     base_url: str  # the element's API base URL, or the account's own host when it has one
 

@@ -20,7 +20,7 @@ from headwater.domain import config_items, instance_config
 from headwater.elements import base, element, limits, registry
 from headwater.errors import AuthenticationError, InputError, NotFoundError
 from headwater.instances import configuration as conf
-from headwater.instances import pollers, records, views
+from headwater.instances import pollers, rate, records, views
 from headwater.instances import tokens as tokens_module
 from headwater.settings import Settings
 from headwater.storage import db, instances, secrets, tenants
@@ -76,6 +76,7 @@ class InstanceService:
         # one rate limiter per instance, shared by its pollers and hub calls
         self.limiters = limits.RateLimiters()
         self.records = records.RecordCache(secrets)
+        self._shared: dict[int, rate.SharedRateLimiter] = {}
 
     # reading
 
@@ -182,11 +183,24 @@ class InstanceService:
             base.Connection(
                 http=self.http,
                 tokens=self.tokens(instance_id, known),
-                limiter=self.limiters.for_instance(instance_id, of.rate_per_second),
+                limiter=self._limiter(instance_id, of.rate_per_second),
                 timeout=self.settings.provider_timeout_seconds,
                 base_url=of.base_url,
             )
         )
+
+    def _limiter(self, instance_id: int, per_second: float) -> base.Limiter:
+        """The instance's limiter: this process's alone on SQLite (one process serves it), and
+        shared through the database on PostgreSQL, where several may call for it."""
+        local = self.limiters.for_instance(instance_id, per_second)
+        if self.settings.is_sqlite:
+            return local
+        shared = self._shared.get(instance_id)
+        if shared is None or shared.local is not local:
+            shared = self._shared[instance_id] = rate.SharedRateLimiter(
+                self.engine, instance_id, local
+            )
+        return shared
 
     # writing
 

@@ -234,6 +234,15 @@ async def write(
 
 
 @contextlib.asynccontextmanager
+async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A PostgreSQL connection where each statement commits by itself: for a single-statement
+    write off the hot path's transactions (one round trip, no BEGIN or COMMIT)."""
+    async with translated(), engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
+
+
+@contextlib.asynccontextmanager
 async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A read-only connection; storage errors translated. On PostgreSQL it reads in autocommit
     (each statement its own snapshot, no BEGIN and ROLLBACK round trips); on SQLite in a

@@ -20,7 +20,7 @@ import aiohttp
 import yarl
 
 from headwater import errors
-from headwater.elements import base, limits
+from headwater.elements import base
 from headwater.elements.acton import answers, results
 
 MAX_COUNT = 1000  # Act-On returns at most 1000 rows or lists per call
@@ -35,7 +35,7 @@ class ActonClient:
         http: aiohttp.ClientSession,
         base_url: str,
         tokens: base.TokenSource,
-        limiter: limits.RateLimiter,
+        limiter: base.Limiter,
         *,
         timeout: float = 30.0,
         max_rate_limit_retries: int = 3,
