@@ -1,4 +1,5 @@
-"""Delivery rows (the outbox): statuses, insert, release, and what sending to an instance needs.
+"""Delivery rows (the outbox): statuses, the :class:`Delivery` and :class:`Attempt` values they
+are read as, insert, release, and what sending to an instance needs.
 
 A delivery is one notification to one URL. Its status is one of Cloud Elements' ``created``,
 ``retry``, ``delivered`` and ``queued`` (plus ``failed`` for a test notification that did not go
