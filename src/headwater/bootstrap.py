@@ -19,9 +19,12 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from headwater import __version__
+from headwater.delivery import dispatch, event_log
+from headwater.delivery import service as delivery_service
 from headwater.elements import registry as registry_module
 from headwater.errors import ConfigurationError
 from headwater.instances import service as instance_service
+from headwater.poller import control
 from headwater.settings import Settings
 from headwater.storage import db, secrets
 
@@ -44,6 +47,10 @@ class Container:
     secrets: secrets.SecretBox
     registry: registry_module.Registry
     instances: instance_service.InstanceService
+    events: event_log.EventService
+    deliveries: delivery_service.DeliveryService
+    dispatcher: dispatch.Dispatcher
+    pollers: control.PollerControl
     node_id: str
     loops: list[Loop] = dataclasses.field(default_factory=list)
 
@@ -130,6 +137,14 @@ async def container(settings: Settings, *, loops: bool = True) -> AsyncIterator[
                     registry=registry,
                     node_id=ident,
                 ),
+                events=event_log.EventService(engine=engine),
+                deliveries=delivery_service.DeliveryService(
+                    settings=settings, engine=engine, http=http, secrets=box
+                ),
+                dispatcher=dispatch.Dispatcher(
+                    settings=settings, engine=engine, http=http, secrets=box, owner=ident
+                ),
+                pollers=control.PollerControl(engine=engine),
                 node_id=ident,
                 loops=background_loops() if loops else [],
             )

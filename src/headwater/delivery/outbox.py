@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from headwater.domain import dates
-from headwater.storage import deliveries
+from headwater.storage import deliveries, events
 
 POLLING_BATCH = 10
 ENABLED_KEY = "event.notification.enabled"
@@ -41,17 +41,18 @@ class Event:
     raw: Any
 
     @classmethod
-    def from_row(cls, row: Any) -> Event:
+    def of(cls, stored: events.Event) -> Event:
+        """The notification's view of a stored event."""
         return cls(
-            id=row.id,
-            object_type=row.object_type,
-            object_id=row.object_id,
-            event_type=row.event_type,
-            date=row.date,
-            poll_date=row.poll_date,
-            element_key=row.element_key,
-            hub_key=row.hub_key,
-            raw=row.raw,
+            id=stored.id,
+            object_type=stored.object_type,
+            object_id=stored.object_id,
+            event_type=stored.event_type,
+            date=stored.date,
+            poll_date=stored.poll_date,
+            element_key=stored.element_key,
+            hub_key=stored.hub_key,
+            raw=stored.raw,
         )
 
 
@@ -131,13 +132,13 @@ async def enqueue(
     url = callback_url(target.configuration)
     if url is None:
         return []
-    rows = await deliveries.events_to_send(conn, instance_id, event_ids, unsent_only=True)
+    unsent = await events.to_send(conn, instance_id, event_ids, unsent_only=True)
     return await write(
         conn,
         instance_id=instance_id,
         target=target,
         url=url,
-        events=[Event.from_row(row) for row in rows],
+        events=[Event.of(event) for event in unsent],
         kind="events",
         link=True,
         now=now,

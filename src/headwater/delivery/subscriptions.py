@@ -77,12 +77,12 @@ def _url(configuration: dict[str, object]) -> str | None:
     return url.strip() if isinstance(url, str) and url.strip() else None
 
 
-def _subscription(row: subscriptions.Row, queue: subscriptions.Queue) -> Subscription:
+def _subscription(found: subscriptions.Subscriber, queue: subscriptions.Queue) -> Subscription:
     return Subscription(
-        instance_id=row.id,
-        element_key=row.element_key,
-        url=_url(row.configuration) or "",
-        active=bool(row.subscription_active),
-        events_enabled=bool(row.events_enabled),
+        instance_id=found.id,
+        element_key=found.element_key,
+        url=_url(found.configuration) or "",
+        active=found.subscription_active,
+        events_enabled=found.events_enabled,
         queue=queue,
     )

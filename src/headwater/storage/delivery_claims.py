@@ -86,7 +86,18 @@ async def claim(
             _d.c.attempt_count,
         )
     )
-    claimed = [Claimed(**row._mapping) for row in result.all()]
+    claimed = [
+        Claimed(
+            id=row.id,
+            notification_id=row.notification_id,
+            instance_id=row.instance_id,
+            kind=row.kind,
+            url=row.url,
+            body=row.body,
+            attempt_count=row.attempt_count,
+        )
+        for row in result.all()
+    ]
     return sorted(claimed, key=lambda c: c.id)
 
 
