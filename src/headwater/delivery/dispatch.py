@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from headwater import metrics
 from headwater.delivery import outbox, retention, sender, signed
-from headwater.domain import retry
+from headwater.domain import instance_config, retry
 from headwater.errors import HeadwaterError, StorageError
 from headwater.settings import Settings
 from headwater.storage import db, deliveries, delivery_claims, delivery_log, instances, secrets
@@ -48,15 +48,8 @@ def _now() -> dt.datetime:
 
 def schedule_of(configuration: dict[str, Any], default: Sequence[float]) -> list[float]:
     """The instance's retry schedule (``event.notification.retry.schedule``), else ``default``."""
-    value = configuration.get(outbox.SCHEDULE_KEY)
-    if isinstance(value, str):
-        try:
-            value = [float(part) for part in value.split(",") if part.strip()]
-        except ValueError:
-            value = None
-    if isinstance(value, list) and all(isinstance(d, int | float) for d in value):
-        return [float(d) for d in value]
-    return list(default)
+    own = instance_config.InstanceConfig.read(configuration).retry_schedule
+    return list(default if own is None else own)
 
 
 class Dispatcher:

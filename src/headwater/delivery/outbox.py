@@ -16,13 +16,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from headwater.domain import dates
+from headwater.domain import dates, instance_config
 from headwater.storage import deliveries, events
 
 POLLING_BATCH = 10
-ENABLED_KEY = "event.notification.enabled"
-CALLBACK_KEY = "event.notification.callback.url"
-SCHEDULE_KEY = "event.notification.retry.schedule"
+ENABLED_KEY = instance_config.ENABLED_KEY
+CALLBACK_KEY = instance_config.CALLBACK_KEY
+SCHEDULE_KEY = instance_config.SCHEDULE_KEY
 SIGNATURE_KEY = "event.notification.signature.key"
 
 
@@ -107,13 +107,7 @@ def body(
 
 def callback_url(configuration: Mapping[str, Any]) -> str | None:
     """Where the instance's notifications go, or None when it has notifications off."""
-    enabled = configuration.get(ENABLED_KEY)
-    if isinstance(enabled, str):
-        enabled = enabled.strip().lower() == "true"
-    url = configuration.get(CALLBACK_KEY)
-    if enabled is not True or not isinstance(url, str) or not url.strip():
-        return None
-    return url.strip()
+    return instance_config.InstanceConfig.read(configuration).callback_url
 
 
 async def enqueue(

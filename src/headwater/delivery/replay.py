@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from headwater.delivery import outbox
-from headwater.domain import ceql
+from headwater.domain import ceql, instance_config
 from headwater.errors import ConflictError, InputError, NotFoundError
 from headwater.storage import deliveries, events
 
@@ -42,8 +42,8 @@ async def write(
     target = await deliveries.target(conn, instance_id)
     if owned is None or target is None:
         raise NotFoundError(f"No instance with id {instance_id}.")
-    url = target.configuration.get(outbox.CALLBACK_KEY)
-    if not isinstance(url, str) or not url.strip():
+    url = instance_config.InstanceConfig.read(target.configuration).configured_callback_url
+    if url is None:
         raise ConflictError(
             f"Instance {instance_id} has no event.notification.callback.url to send to."
         )

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from headwater import metrics
 from headwater.delivery import outbox, replay, sender, signed, subscriptions
-from headwater.domain import ceql
+from headwater.domain import ceql, instance_config
 from headwater.errors import ConflictError, NotFoundError
 from headwater.settings import Settings
 from headwater.storage import db, deliveries, delivery_log, secrets
@@ -145,8 +145,8 @@ class DeliveryService:
             target = await deliveries.sending(conn, instance_id, organization_id=organization_id)
         if target is None:
             raise NotFoundError(f"No instance with id {instance_id}.")
-        url = target.configuration.get(outbox.CALLBACK_KEY)
-        if not isinstance(url, str) or not url.strip():
+        url = instance_config.InstanceConfig.read(target.configuration).configured_callback_url
+        if url is None:
             raise ConflictError(
                 f"Instance {instance_id} has no event.notification.callback.url to send a test to."
             )

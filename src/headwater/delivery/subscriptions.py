@@ -11,7 +11,7 @@ import dataclasses
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from headwater.delivery import outbox
+from headwater.domain import instance_config
 from headwater.errors import NotFoundError
 from headwater.storage import db, instances, subscriptions
 
@@ -73,8 +73,7 @@ async def get(engine: AsyncEngine, *, organization_id: int, instance_id: int) ->
 
 
 def _url(configuration: dict[str, object]) -> str | None:
-    url = configuration.get(outbox.CALLBACK_KEY)
-    return url.strip() if isinstance(url, str) and url.strip() else None
+    return instance_config.InstanceConfig.read(configuration).configured_callback_url
 
 
 def _subscription(found: subscriptions.Subscriber, queue: subscriptions.Queue) -> Subscription:
