@@ -172,20 +172,19 @@ class InstanceService:
             cache=self.records,
         )
 
-    def hub(
-        self, instance_id: int, element_key: str, *, known: instances.Instance | None = None
-    ) -> base.Hub:
-        """The hub of an instance: its element's, calling the provider with the instance's
-        tokens under its rate limit, on the process's HTTP session. ``known``: the instance as
-        just read (see :meth:`tokens`)."""
-        of = self.registry.get(element_key)
+    def hub(self, instance: instances.Instance) -> base.Hub:
+        """The hub of an instance (as just read): its element's, calling the provider with the
+        instance's tokens under its rate limit, on the process's HTTP session, at the
+        account's own API host when the element discovered one."""
+        of = self.registry.get(instance.element_key)
+        account = self.records.tokens(instance).get("account") or {}
         return of.hub(
             base.Connection(
                 http=self.http,
-                tokens=self.tokens(instance_id, known),
-                limiter=self._limiter(instance_id, of.rate_per_second),
+                tokens=self.tokens(instance.id, instance),
+                limiter=self._limiter(instance.id, of.rate_per_second),
                 timeout=self.settings.provider_timeout_seconds,
-                base_url=of.base_url,
+                base_url=str(account.get("base_url") or of.base_url),
             )
         )
 
@@ -372,8 +371,13 @@ class InstanceService:
         )
 
     def _seal_tokens(self, granted: base.Grant) -> str:
+        # what the element found of the account (its own API host) is kept with the tokens
         return self.box.seal(
-            {"access_token": granted.access_token, "refresh_token": granted.refresh_token}
+            {
+                "access_token": granted.access_token,
+                "refresh_token": granted.refresh_token,
+                "account": dict(granted.account),
+            }
         )
 
     def _with_config(

@@ -39,6 +39,7 @@ class _State:
     valid: bool
     invalid_reason: str | None
     row: instances.Instance
+    account: dict[str, Any]
 
 
 class InstanceTokens:
@@ -107,6 +108,7 @@ class InstanceTokens:
             valid=row.valid,
             invalid_reason=row.invalid_reason,
             row=row,
+            account=dict(tokens.get("account") or {}),
         )
 
     def _check_valid(self, state: _State) -> None:
@@ -175,6 +177,7 @@ class InstanceTokens:
                 "access_token": granted.access_token,
                 # a provider that does not rotate refresh tokens keeps the old one valid
                 "refresh_token": granted.refresh_token or state.refresh,
+                "account": dict(granted.account) or state.account,
             }
         )
         async with db.transaction(self.engine) as conn:

@@ -97,7 +97,7 @@ def reconcile_seconds(settings: Settings, configured: instance_config.InstanceCo
 
 def hub(deps: Deps, instance: instances.Instance) -> base.Hub:
     """The hub of an instance: its element's, with its tokens and rate limit."""
-    return deps.instances.hub(instance.id, instance.element_key, known=instance)
+    return deps.instances.hub(instance)
 
 
 class PollLog(logging.LoggerAdapter[logging.Logger]):
