@@ -117,17 +117,18 @@ async def test_when_an_attempt_cannot_be_recorded_the_lease_runs_out_and_it_is_t
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    real = delivery_claims.record_attempt
+    # a delivered attempt is recorded by record_delivered (with others that finished meanwhile)
+    real = delivery_claims.record_delivered
     calls = 0
 
-    async def failing_once(*args: Any, **kwargs: Any) -> bool:
+    async def failing_once(*args: Any, **kwargs: Any) -> set[int]:
         nonlocal calls
         calls += 1
         if calls == 1:
             raise StorageError("database error: the connection was lost")
         return await real(*args, **kwargs)
 
-    monkeypatch.setattr(delivery_claims, "record_attempt", failing_once)
+    monkeypatch.setattr(delivery_claims, "record_delivered", failing_once)
     async with support.container(support.settings_for(db_url, tmp_path)) as c:
         instance_id = await support.make_instance(c, callback_url=receiver.url, key=receiver.secret)
         _, (first,) = await support.add_events(c, instance_id, [support.contact(instance_id, 1)])

@@ -19,7 +19,7 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from headwater import metrics
-from headwater.delivery import outbox, retention, sender, signed
+from headwater.delivery import group_commit, retention, sender, signed, targets
 from headwater.domain import instance_config, retry
 from headwater.errors import HeadwaterError, StorageError
 from headwater.settings import Settings
@@ -78,6 +78,8 @@ class Dispatcher:
         )
         self.rng = rng or random.Random()
         self.clock = clock
+        self.targets = targets.TargetCache(engine, secrets)
+        self.delivered = group_commit.DeliveredRecorder(engine, owner=owner, clock=clock)
 
     @property
     def lease_seconds(self) -> float:
@@ -109,15 +111,14 @@ class Dispatcher:
         url = claimed.url
         configuration: dict[str, Any] = {}
         try:
-            async with db.reading(self.engine) as conn:
-                target = await deliveries.sending(conn, claimed.instance_id)
+            target = await self.targets.get(claimed.instance_id, claimed.instance_updated_at)
             if target is None:
                 return None
-            configuration = target.configuration
-            url = outbox.callback_url(configuration) or claimed.url
+            configuration = target.sending.configuration
+            url = target.config.callback_url or claimed.url
             body = claimed.body.encode()
             outcome = await self.sender.post(
-                url, body, signed.headers(self.box, target, claimed.notification_id, body, started)
+                url, body, target.headers(claimed.notification_id, body, started)
             )
         except Exception as error:
             log.error(
@@ -201,13 +202,33 @@ class Dispatcher:
         instance's row lock (the lock order of :mod:`headwater.storage.db`)."""
         now = self.clock()
         base = Result(claimed.id, claimed.notification_id, claimed.instance_id, "", attempt)
+        if isinstance(step, retry.Delivered):  # the common case: written with its neighbours
+            done = delivery_claims.Delivered(
+                claimed.id, attempt, url if url != claimed.url else None
+            )
+            held = await self.delivered.record(done, claimed.instance_id)
+            if held:
+                return dataclasses.replace(base, outcome=deliveries.DELIVERED)
+            log.warning(
+                "delivery %s of instance %s: lease lost during the attempt; status left to its"
+                " new owner",
+                claimed.id,
+                claimed.instance_id,
+            )
+            return dataclasses.replace(base, outcome="lost")
 
         async def write(conn: AsyncConnection) -> tuple[Result, list[int] | None, str | None]:
             # giving up changes the instance row (its subscription); anything else only the
-            # rows beneath it
-            await instances.lock(conn, claimed.instance_id, change=isinstance(step, retry.GiveUp))
+            # rows beneath it. SQLite has no row locks: its writers are serialized whole.
+            giving_up = isinstance(step, retry.GiveUp)
+            if giving_up or conn.dialect.name != "sqlite":
+                await instances.lock(conn, claimed.instance_id, change=giving_up)
             held = await delivery_claims.record_attempt(
-                conn, claimed.id, owner=self.owner, attempt=attempt
+                conn,
+                claimed.id,
+                owner=self.owner,
+                attempt=attempt,
+                delivered=isinstance(step, retry.Delivered),
             )
             if not held:
                 return dataclasses.replace(base, outcome="lost"), None, None
