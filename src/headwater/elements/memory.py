@@ -1,0 +1,389 @@
+"""An in-memory hub: a test double of :class:`headwater.elements.base.Hub`, with no I/O.
+
+Like httpx's ``MockTransport``, it lets the code that reads a hub (the poller, reconciliation)
+run against a provider in the same process. A :class:`Store` holds parents (lists) of JSON
+records (contacts) stamped by a :class:`Clock` that moves only when told to, so that many changes
+can share one millisecond; a :class:`MemoryHub` serves it by hub path:
+
+- ``/hubs/<hub>/<parents>``: the parents, ``{"id", "name", "size"}``; ``size`` counts the
+  parent's records (what :meth:`MemoryHub.child_count` reports);
+- ``/hubs/<hub>/<parents>/<id>/<children>``: a parent's records in the order they were created,
+  filtered by a CEQL ``where`` on their dates (``modafter``, ``modbefore``, ``createdafter``,
+  ``createdbefore`` ``= '<epoch ms>'``, joined by ``and``; strict bounds unless the hub is built
+  with ``inclusive_bounds``) and cut to the columns ``fields`` names (``fields=<id field>`` lists
+  ids only);
+- ``/hubs/<hub>/<parents>/<id>/<children>/<record id>``: one record.
+
+Paging is by offset, as Act-On's hub pages: a token carries the offset of the next row, the id
+of the last row returned and the query. When the row before that offset is no longer that row
+(rows before it were deleted, or a change moved a row into the filter), the rows moved and the
+fetch raises :class:`~headwater.elements.base.PagesShifted` carrying the page read from where the
+previous one ended; with ``read_past_shift``, from just after that row if it moved up, else from
+up to ``max_back`` rows further back, so that no row the move pushed up is skipped.
+
+Hooks (:meth:`MemoryHub.after_fetches`) run an action once the n-th listing of one parent's
+records has been answered, so that the next page a caller asks for sees the rows moved.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import urllib.parse
+from collections.abc import Callable, Mapping
+
+from headwater import errors
+from headwater.domain import ceql
+from headwater.elements import base, hub_tokens
+
+DATE_FILTERS = ("modafter", "modbefore", "createdafter", "createdbefore")
+MAX_PAGE_SIZE = 1000
+
+
+class Clock:
+    """Epoch milliseconds that stand still until moved."""
+
+    def __init__(self, now_ms: int = 1_796_000_000_000) -> None:
+        self._now_ms = now_ms
+
+    def now_ms(self) -> int:
+        return self._now_ms
+
+    def advance(self, delta_ms: int) -> int:
+        """Move the clock forward by ``delta_ms`` (not backward); returns the new time."""
+        if delta_ms < 0:
+            raise ValueError("the clock does not go back")
+        self._now_ms += delta_ms
+        return self._now_ms
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """The hub's path names and where its records keep their id and dates (epoch ms)."""
+
+    hub: str = "marketing"
+    parents: str = "lists"
+    children: str = "contacts"
+    id_field: str = "id"
+    created_field: str = "createdDate"
+    modified_field: str = "modifiedDate"
+
+
+@dataclasses.dataclass
+class _Record:
+    record_id: str
+    values: dict[str, object]
+    created_ms: int
+    modified_ms: int
+
+
+@dataclasses.dataclass
+class _Parent:
+    id: str
+    name: str
+    records: dict[str, _Record] = dataclasses.field(default_factory=dict)  # creation order
+    next_number: int = 0
+
+
+class Store:
+    """The parents and their records. Every write is stamped with the clock's time (or
+    ``at_ms``); record ids are ``<parent id>:<n>``, numbered per parent from 0."""
+
+    def __init__(self, layout: Layout | None = None, *, clock: Clock | None = None) -> None:
+        self.layout = layout or Layout()
+        self.clock = clock or Clock()
+        self._parents: dict[str, _Parent] = {}
+
+    def add_parent(self, name: str = "") -> str:
+        """A new empty parent; returns its id (``lists-1``, ``lists-2``, …)."""
+        parent_id = f"{self.layout.parents}-{len(self._parents) + 1}"
+        self._parents[parent_id] = _Parent(parent_id, name or parent_id)
+        return parent_id
+
+    def parent_ids(self) -> list[str]:
+        return list(self._parents)
+
+    def insert(
+        self, parent_id: str, values: Mapping[str, object], *, at_ms: int | None = None
+    ) -> str:
+        """Add a record; returns its id. The id and date fields of ``values`` are ignored."""
+        parent = self._parent(parent_id)
+        now = self.clock.now_ms() if at_ms is None else at_ms
+        record_id = f"{parent_id}:{parent.next_number}"
+        parent.next_number += 1
+        parent.records[record_id] = _Record(record_id, self._writable(values), now, now)
+        return record_id
+
+    def update(
+        self,
+        record_id: str,
+        values: Mapping[str, object],
+        *,
+        replace: bool = False,
+        at_ms: int | None = None,
+    ) -> None:
+        """Change the given fields (``replace``: drop every other one); an empty change still
+        stamps the record, as a touch."""
+        record = self._record(record_id)
+        if replace:
+            record.values = {}
+        record.values.update(self._writable(values))
+        record.modified_ms = self.clock.now_ms() if at_ms is None else at_ms
+
+    def touch(self, record_id: str, *, at_ms: int | None = None) -> None:
+        """Stamp the record as modified without changing a field."""
+        self.update(record_id, {}, at_ms=at_ms)
+
+    def delete(self, record_id: str) -> None:
+        """Remove the record; ``ProviderNotFound`` when there is none."""
+        self._record(record_id)
+        del self._parents[record_id.rpartition(":")[0]].records[record_id]
+
+    def record(self, record_id: str) -> dict[str, object]:
+        """The record as the hub reads it; ``ProviderNotFound`` when there is none."""
+        return self._view(self._record(record_id))
+
+    def records(self, parent_id: str) -> list[dict[str, object]]:
+        """Every record of a parent, in creation order, as the hub reads them."""
+        return [self._view(r) for r in self._parent(parent_id).records.values()]
+
+    def summary(self, parent_id: str) -> dict[str, object]:
+        parent = self._parent(parent_id)
+        return {"id": parent.id, "name": parent.name, "size": len(parent.records)}
+
+    def rows(self, parent_id: str) -> list[_Record]:
+        return list(self._parent(parent_id).records.values())
+
+    def _view(self, record: _Record) -> dict[str, object]:
+        layout = self.layout
+        return {
+            layout.id_field: record.record_id,
+            **record.values,
+            layout.created_field: record.created_ms,
+            layout.modified_field: record.modified_ms,
+        }
+
+    def _writable(self, values: Mapping[str, object]) -> dict[str, object]:
+        layout = self.layout
+        fixed = (layout.id_field, layout.created_field, layout.modified_field)
+        return {k: v for k, v in values.items() if k not in fixed}
+
+    def _parent(self, parent_id: str) -> _Parent:
+        found = self._parents.get(parent_id)
+        if found is None:
+            raise errors.ProviderNotFound(f"there is no {self.layout.parents} item {parent_id}")
+        return found
+
+    def _record(self, record_id: str) -> _Record:
+        parent = self._parents.get(record_id.rpartition(":")[0])
+        found = None if parent is None else parent.records.get(record_id)
+        if found is None:
+            raise errors.ProviderNotFound(f"there is no record {record_id}")
+        return found
+
+
+@dataclasses.dataclass
+class Hook:
+    """An action waiting for the ``after``-th listing of ``parent_id``'s records."""
+
+    parent_id: str
+    after: int
+    action: Callable[[], object]
+    seen: int = 0
+    ran: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class _Query:
+    dates: Mapping[str, int]
+    fields: tuple[str, ...] | None
+
+    @classmethod
+    def parse(cls, where: str | None, fields: str | None) -> _Query:
+        bounds: dict[str, int] = {}
+        for term in ceql.parse(where) if where and where.strip() else []:
+            if (
+                not isinstance(term, ceql.Condition)
+                or term.field.lower() not in DATE_FILTERS
+                or term.op != "="
+                or not str(term.value).isdigit()
+            ):
+                raise errors.InputError(
+                    problems=[("where", f"takes {', '.join(DATE_FILTERS)} = '<epoch ms>' only")]
+                )
+            bounds[term.field.lower()] = int(term.value)
+        wanted = None
+        if fields is not None:
+            wanted = tuple(f.strip() for f in fields.split(",") if f.strip())
+            if not wanted:
+                raise errors.InputError(problems=[("fields", "names no field")])
+        return cls(bounds, wanted)
+
+    def matches(self, record: _Record, *, inclusive: bool) -> bool:
+        for name, bound in self.dates.items():
+            value = record.modified_ms if name.startswith("mod") else record.created_ms
+            if value == bound:
+                if not inclusive:
+                    return False
+            elif (value < bound) if name.endswith("after") else (value > bound):
+                return False
+        return True
+
+    def project(self, record: dict[str, object]) -> dict[str, object]:
+        if self.fields is None:
+            return record
+        return {f: record[f] for f in self.fields if f in record}
+
+
+class MemoryHub:
+    """The :class:`~headwater.elements.base.Hub` over a :class:`Store`."""
+
+    def __init__(
+        self, store: Store | None = None, *, inclusive_bounds: bool = False, max_back: int = 1000
+    ) -> None:
+        self.store = store or Store()
+        self.inclusive_bounds = inclusive_bounds
+        self.max_back = max_back
+        self.hooks: list[Hook] = []
+        self.fetches = 0  # listings of records answered, shifted or not
+
+    def after_fetches(self, parent_id: str, after: int, action: Callable[[], object]) -> Hook:
+        """Run ``action`` once the ``after``-th listing of ``parent_id``'s records (counted from
+        now) has been answered, before the next one is read."""
+        if after < 1:
+            raise ValueError("after must be at least 1")
+        hook = Hook(parent_id, after, action)
+        self.hooks.append(hook)
+        return hook
+
+    async def fetch(
+        self, url: str, *, page_size: int, page_token: str | None, read_past_shift: bool = False
+    ) -> base.HubPage:
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise errors.InputError(problems=[("pageSize", f"must be 1 to {MAX_PAGE_SIZE}")])
+        split = urllib.parse.urlsplit(url)
+        parts = self._parts(split.path)
+        query = urllib.parse.parse_qs(split.query, keep_blank_values=True)
+        if len(parts) == 1:
+            return self._parents_page(page_size, page_token)
+        if len(parts) == 4:
+            return base.HubPage([await self.read(url)], None)
+        if len(parts) != 3:
+            raise errors.NotFoundError(f"the hub has no resource at {split.path}")
+        wanted = _Query.parse(_last(query, "where"), _last(query, "fields"))
+        page, shift = self._records_page(parts[1], wanted, page_size, page_token, read_past_shift)
+        self.fetches += 1
+        self._listed(parts[1])
+        if shift is not None:
+            raise base.PagesShifted(shift, page=page)
+        return page
+
+    async def read(self, path: str) -> dict[str, object]:
+        return self.store.record(self._record_id(path))
+
+    async def create(self, path: str, body: object) -> dict[str, object]:
+        parts = self._parts(path)
+        if len(parts) != 3:
+            raise errors.NotFoundError(f"the hub cannot create records at {path}")
+        return self.store.record(self.store.insert(parts[1], _body(body)))
+
+    async def update(self, path: str, body: object, *, replace: bool = False) -> dict[str, object]:
+        record_id = self._record_id(path)
+        self.store.update(record_id, _body(body), replace=replace)
+        return self.store.record(record_id)
+
+    async def delete(self, path: str) -> None:
+        self.store.delete(self._record_id(path))
+
+    def child_count(self, collection_path: str, item: Mapping[str, object]) -> int | None:
+        try:
+            parts = self._parts(collection_path)
+        except errors.NotFoundError:
+            return None
+        size = item.get("size")
+        if len(parts) != 1 or not isinstance(size, int) or isinstance(size, bool):
+            return None
+        return size
+
+    def _parents_page(self, page_size: int, page_token: str | None) -> base.HubPage:
+        ids = self.store.parent_ids()
+        start = hub_tokens.decode(page_token, "parents").offset
+        chosen = ids[start : start + page_size]
+        end = start + len(chosen)
+        token = hub_tokens.encode("parents", end, None) if end < len(ids) else None
+        return base.HubPage([self.store.summary(p) for p in chosen], token)
+
+    def _records_page(
+        self,
+        parent_id: str,
+        query: _Query,
+        page_size: int,
+        page_token: str | None,
+        read_past_shift: bool,
+    ) -> tuple[base.HubPage, str | None]:
+        """The page, and why its rows moved (None when they did not)."""
+        key = hub_tokens.fingerprint(parent_id, sorted(query.dates.items()), query.fields)
+        position = hub_tokens.decode(page_token, "records", key)
+        rows = [
+            r
+            for r in self.store.rows(parent_id)
+            if query.matches(r, inclusive=self.inclusive_bounds)
+        ]
+        start, shift = position.offset, None
+        last = position.last_id
+        before = position.offset - 1
+        if last is not None and not (before < len(rows) and rows[before].record_id == last):
+            shift = (
+                f"{parent_id} changed while it was being paged (record {last} is no longer "
+                "where the previous page ended); start again from the first page"
+            )
+            start = before
+            if read_past_shift:
+                earliest = max(0, before - self.max_back)
+                ids = [r.record_id for r in rows[earliest : before + 1]]
+                start = earliest + ids.index(last) + 1 if last in ids else earliest
+        chosen = rows[start : start + page_size]
+        end = start + len(chosen)
+        more = bool(chosen) and end < len(rows)
+        token = hub_tokens.encode("records", end, chosen[-1].record_id, key) if more else None
+        records = [query.project(self.store.record(r.record_id)) for r in chosen]
+        return base.HubPage(records, token), shift
+
+    def _listed(self, parent_id: str) -> None:
+        for hook in list(self.hooks):
+            if hook.parent_id == parent_id and not hook.ran:
+                hook.seen += 1
+                if hook.seen == hook.after:
+                    hook.ran = True
+                    hook.action()
+
+    def _parts(self, path: str) -> list[str]:
+        layout = self.store.layout
+        parts = [urllib.parse.unquote(p) for p in urllib.parse.urlsplit(path).path.split("/") if p]
+        if (
+            parts[:3] != ["hubs", layout.hub, layout.parents]
+            or len(parts) not in (3, 5, 6)
+            or (len(parts) > 3 and parts[4] != layout.children)
+        ):
+            raise errors.NotFoundError(f"the hub has no resource at {path}")
+        return parts[2:]
+
+    def _record_id(self, path: str) -> str:
+        parts = self._parts(path)
+        if len(parts) != 4:
+            raise errors.NotFoundError(f"the hub has no record at {path}")
+        # a record is named by its full id or by its number in the parent
+        parent_id, _, number = parts[3].rpartition(":")
+        if parent_id not in ("", parts[1]):
+            raise errors.ProviderNotFound(f"there is no record {parts[3]} in {parts[1]}")
+        return f"{parts[1]}:{number}"
+
+
+def _last(query: Mapping[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[-1] if values else None
+
+
+def _body(body: object) -> dict[str, object]:
+    if not isinstance(body, dict):
+        raise errors.InputError(problems=[("body", "must be a JSON object")])
+    return {str(k): v for k, v in body.items()}
