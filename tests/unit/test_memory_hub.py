@@ -94,7 +94,7 @@ async def test_pages_follow_creation_order_and_tokens_belong_to_their_query() ->
     assert await _all(hub, _contacts(list_id)) == made
     page = await hub.fetch(_contacts(list_id), page_size=2, page_token=None)
     assert page.next_token is not None
-    with pytest.raises(errors.InputError, match="another where or fields"):
+    with pytest.raises(errors.InputError, match="nextPage"):
         await hub.fetch(
             _contacts(list_id, "fields=_contact_id_"), page_size=2, page_token=page.next_token
         )
@@ -210,3 +210,11 @@ async def test_a_page_size_out_of_bounds_is_refused() -> None:
     hub, _, list_id = _hub()
     with pytest.raises(errors.InputError, match="pageSize"):
         await hub.fetch(_contacts(list_id), page_size=0, page_token=None)
+
+
+@pytest.mark.parametrize("token", ["garbage", "x.y.z", "-1.lists."])
+async def test_a_token_the_hub_did_not_give_is_refused(token: str) -> None:
+    hub, _, list_id = _hub()
+    for url in (LISTS, _contacts(list_id)):
+        with pytest.raises(errors.InputError, match="nextPage"):
+            await hub.fetch(url, page_size=2, page_token=token)

@@ -28,6 +28,7 @@ records has been answered, so that the next page a caller asks for sees the rows
 from __future__ import annotations
 
 import dataclasses
+import functools
 import urllib.parse
 from collections.abc import Callable, Mapping
 
@@ -140,20 +141,26 @@ class Store:
 
     def record(self, record_id: str) -> dict[str, object]:
         """The record as the hub reads it; ``ProviderNotFound`` when there is none."""
-        return self._view(self._record(record_id))
+        return self.view(self._record(record_id))
+
+    def ids(self, parent_id: str) -> list[str]:
+        """The ids of a parent's records, in creation order."""
+        return list(self._parent(parent_id).records)
 
     def records(self, parent_id: str) -> list[dict[str, object]]:
         """Every record of a parent, in creation order, as the hub reads them."""
-        return [self._view(r) for r in self._parent(parent_id).records.values()]
+        return [self.view(r) for r in self._parent(parent_id).records.values()]
 
     def summary(self, parent_id: str) -> dict[str, object]:
         parent = self._parent(parent_id)
         return {"id": parent.id, "name": parent.name, "size": len(parent.records)}
 
     def rows(self, parent_id: str) -> list[_Record]:
+        """A parent's records as stored, in creation order (for the hub)."""
         return list(self._parent(parent_id).records.values())
 
-    def _view(self, record: _Record) -> dict[str, object]:
+    def view(self, record: _Record) -> dict[str, object]:
+        """A stored record as the hub reads it."""
         layout = self.layout
         return {
             layout.id_field: record.record_id,
@@ -194,7 +201,7 @@ class Hook:
 
 @dataclasses.dataclass(frozen=True)
 class _Query:
-    dates: Mapping[str, int]
+    dates: tuple[tuple[str, int], ...]
     fields: tuple[str, ...] | None
 
     @classmethod
@@ -216,10 +223,10 @@ class _Query:
             wanted = tuple(f.strip() for f in fields.split(",") if f.strip())
             if not wanted:
                 raise errors.InputError(problems=[("fields", "names no field")])
-        return cls(bounds, wanted)
+        return cls(tuple(sorted(bounds.items())), wanted)
 
     def matches(self, record: _Record, *, inclusive: bool) -> bool:
-        for name, bound in self.dates.items():
+        for name, bound in self.dates:
             value = record.modified_ms if name.startswith("mod") else record.created_ms
             if value == bound:
                 if not inclusive:
@@ -260,16 +267,13 @@ class MemoryHub:
     ) -> base.HubPage:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise errors.InputError(problems=[("pageSize", f"must be 1 to {MAX_PAGE_SIZE}")])
-        split = urllib.parse.urlsplit(url)
-        parts = self._parts(split.path)
-        query = urllib.parse.parse_qs(split.query, keep_blank_values=True)
+        parts = self._parts(url)
         if len(parts) == 1:
             return self._parents_page(page_size, page_token)
         if len(parts) == 4:
             return base.HubPage([await self.read(url)], None)
-        if len(parts) != 3:
-            raise errors.NotFoundError(f"the hub has no resource at {split.path}")
-        wanted = _Query.parse(_last(query, "where"), _last(query, "fields"))
+        _, where, fields = _split(url)
+        wanted = _parse_query(where, fields)
         page, shift = self._records_page(parts[1], wanted, page_size, page_token, read_past_shift)
         self.fetches += 1
         self._listed(parts[1])
@@ -306,10 +310,10 @@ class MemoryHub:
 
     def _parents_page(self, page_size: int, page_token: str | None) -> base.HubPage:
         ids = self.store.parent_ids()
-        start = hub_tokens.decode(page_token, "parents").offset
+        start, _ = _position(page_token, self.store.layout.parents)
         chosen = ids[start : start + page_size]
         end = start + len(chosen)
-        token = hub_tokens.encode("parents", end, None) if end < len(ids) else None
+        token = _token(end, None, self.store.layout.parents) if end < len(ids) else None
         return base.HubPage([self.store.summary(p) for p in chosen], token)
 
     def _records_page(
@@ -321,16 +325,15 @@ class MemoryHub:
         read_past_shift: bool,
     ) -> tuple[base.HubPage, str | None]:
         """The page, and why its rows moved (None when they did not)."""
-        key = hub_tokens.fingerprint(parent_id, sorted(query.dates.items()), query.fields)
-        position = hub_tokens.decode(page_token, "records", key)
+        key = _fingerprint(parent_id, query)
+        offset, last = _position(page_token, key)
         rows = [
             r
             for r in self.store.rows(parent_id)
             if query.matches(r, inclusive=self.inclusive_bounds)
         ]
-        start, shift = position.offset, None
-        last = position.last_id
-        before = position.offset - 1
+        start, shift = offset, None
+        before = offset - 1
         if last is not None and not (before < len(rows) and rows[before].record_id == last):
             shift = (
                 f"{parent_id} changed while it was being paged (record {last} is no longer "
@@ -344,8 +347,8 @@ class MemoryHub:
         chosen = rows[start : start + page_size]
         end = start + len(chosen)
         more = bool(chosen) and end < len(rows)
-        token = hub_tokens.encode("records", end, chosen[-1].record_id, key) if more else None
-        records = [query.project(self.store.record(r.record_id)) for r in chosen]
+        token = _token(end, chosen[-1].record_id, key) if more else None
+        records = [query.project(self.store.view(r)) for r in chosen]
         return base.HubPage(records, token), shift
 
     def _listed(self, parent_id: str) -> None:
@@ -356,11 +359,11 @@ class MemoryHub:
                     hook.ran = True
                     hook.action()
 
-    def _parts(self, path: str) -> list[str]:
+    def _parts(self, path: str) -> tuple[str, ...]:
         layout = self.store.layout
-        parts = [urllib.parse.unquote(p) for p in urllib.parse.urlsplit(path).path.split("/") if p]
+        parts = _split(path)[0]
         if (
-            parts[:3] != ["hubs", layout.hub, layout.parents]
+            parts[:3] != ("hubs", layout.hub, layout.parents)
             or len(parts) not in (3, 5, 6)
             or (len(parts) > 3 and parts[4] != layout.children)
         ):
@@ -376,6 +379,42 @@ class MemoryHub:
         if parent_id not in ("", parts[1]):
             raise errors.ProviderNotFound(f"there is no record {parts[3]} in {parts[1]}")
         return f"{parts[1]}:{number}"
+
+
+# a poller asks the same few URLs and queries page after page: parse each once
+
+
+@functools.lru_cache(maxsize=256)
+def _split(url: str) -> tuple[tuple[str, ...], str | None, str | None]:
+    """The path's segments, and the query's ``where`` and ``fields``."""
+    split = urllib.parse.urlsplit(url)
+    parts = tuple(urllib.parse.unquote(p) for p in split.path.split("/") if p)
+    query = urllib.parse.parse_qs(split.query, keep_blank_values=True)
+    return parts, _last(query, "where"), _last(query, "fields")
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_query(where: str | None, fields: str | None) -> _Query:
+    return _Query.parse(where, fields)
+
+
+def _token(offset: int, last_id: str | None, key: str) -> str:
+    return f"{offset}.{key}.{last_id or ''}"
+
+
+def _position(token: str | None, key: str) -> tuple[int, str | None]:
+    """The offset and last id a token of the listing ``key`` carries; InputError otherwise."""
+    if not token:
+        return 0, None
+    offset, found, last = [*token.split(".", 2), "", ""][:3]
+    if found != key or not offset.isdigit():
+        raise errors.InputError(problems=[("nextPage", "is not a page token of this listing")])
+    return int(offset), last or None
+
+
+@functools.lru_cache(maxsize=64)
+def _fingerprint(parent_id: str, query: _Query) -> str:
+    return hub_tokens.fingerprint(parent_id, query.dates, query.fields)
 
 
 def _last(query: Mapping[str, list[str]], name: str) -> str | None:
