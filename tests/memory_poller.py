@@ -66,7 +66,7 @@ async def poll_once(hub: memory.MemoryHub, poller: Poller) -> harvest.Harvest:
         overlap_seconds=poller.overlap_seconds,
         start_ms=poller.start_ms,
     )
-    url = variables.expand(resource.url, dates.from_ms(start_ms))
+    url = variables.expand(resource.url, dates.from_ms(cursors.query_from(start_ms)))
     targets = await fanout.targets(hub, url)
     read = await harvest.read(hub, resource, targets, window_start_ms=start_ms, upper_ms=None)
     # poll_once measures its duration on the server's clock, 1 ms at least; the hub's clock is

@@ -116,9 +116,7 @@ class Model:
     hub: memory.MemoryHub
     list_ids: list[str]
     poller: memory_poller.Poller
-    # whether the clock may move on while a poll pages: not with a strict date filter and no
-    # overlap, where a change stamped as the poll began can be missed
-    # (test_poller_strict_bounds.py)
+    # whether the clock may move on while a poll pages (see test_poller_strict_bounds.py)
     ticks: bool
     # records created before the start, and their version then (None: changed since)
     baseline: dict[str, Key | None] = dataclasses.field(default_factory=dict)
@@ -275,7 +273,7 @@ async def _example(
     poller = memory_poller.Poller.configured(now, overlap)
     start_ms = poller.start_ms
     clock.advance(1000)
-    model = Model(hub, list_ids, poller, ticks=overlap > 0 or inclusive)
+    model = Model(hub, list_ids, poller, ticks=True)
     for list_id in list_ids:
         for record in store.records(list_id):
             oid = str(record["_contact_id_"])

@@ -1,16 +1,17 @@
 """Where a provider's ``modafter`` excludes its bound (as the Act-On sandbox's does by default):
 the poll window's first millisecond.
 
-A poll asks for records changed after ``${epoch}``, the window start, and keeps every record
-dated at or after it; the cursor moves to the newest date seen minus the poll's duration. With a
-strict filter the window start itself is never read, so a version stamped exactly there is lost
-unless something reaches back over it. The examples marked ``xfail`` show it twice:
+A poll keeps every record dated at or after its window start; the cursor moves to the newest
+date seen minus the poll's duration. Were ``${epoch}`` the window start itself, a strict filter
+would leave out a version stamped on that very millisecond, and nothing would reach back for it:
 
-- with no overlap, when the provider's clock moved on while a poll paged: the cursor can stand
-  on the very millisecond the poll began, and a change made then behind the pages already read
-  is never reported (an overlap or an inclusive filter reports it);
-- a record changed on the poller's start millisecond is never reported, whatever the overlap
-  (no window reaches before the start).
+- with no overlap, when the provider's clock moved on while a poll paged, the cursor can stand on
+  the very millisecond the poll began, and a change made then behind the pages already read;
+- a record changed on the poller's start millisecond, whatever the overlap (no window reaches
+  before the start).
+
+So a poll asks from one millisecond before its window (``cursors.query_from``); both are reported
+with strict and with inclusive filters.
 """
 
 from __future__ import annotations
@@ -19,14 +20,6 @@ import pytest
 
 from headwater.elements import memory
 from tests import memory_poller
-
-CURSOR_MISS = pytest.mark.xfail(
-    strict=True,
-    reason="with a strict modafter and no overlap, the cursor's own millisecond is never read",
-)
-START_MISS = pytest.mark.xfail(
-    strict=True, reason="with a strict modafter, the poller's start millisecond is never read"
-)
 
 
 def _hub(inclusive: bool) -> tuple[memory.MemoryHub, memory.Store, str]:
@@ -40,7 +33,7 @@ def _last_reported(poller: memory_poller.Poller, record_id: str) -> object:
 
 @pytest.mark.parametrize(
     ("overlap", "inclusive"),
-    [pytest.param(0.0, False, marks=CURSOR_MISS), (0.0, True), (60.0, False)],
+    [(0.0, False), (0.0, True), (60.0, False)],
 )
 async def test_a_change_made_as_a_poll_began_is_reported_when_the_clock_moved_meanwhile(
     overlap: float, inclusive: bool
@@ -70,8 +63,8 @@ async def test_a_change_made_as_a_poll_began_is_reported_when_the_clock_moved_me
 @pytest.mark.parametrize(
     ("overlap", "inclusive"),
     [
-        pytest.param(60.0, False, marks=START_MISS),
-        pytest.param(0.0, False, marks=START_MISS),
+        (60.0, False),
+        (0.0, False),
         (0.0, True),
         (60.0, True),
     ],

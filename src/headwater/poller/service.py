@@ -81,7 +81,7 @@ async def poll_once(
         start_ms=claimed.start_ms,
     )
     hub = context.hub(deps, ctx.instance)
-    url = variables.expand(resource.url, dates.from_ms(start_ms))
+    url = variables.expand(resource.url, dates.from_ms(cursors.query_from(start_ms)))
     targets = await fanout.targets(hub, url)
     read = await harvest.read(
         hub,
