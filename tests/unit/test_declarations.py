@@ -16,6 +16,7 @@ from headwater.errors import ConfigurationError
 
 BUILT_IN = Path(declaration.__file__).resolve().parent
 NOTES = Path(__file__).resolve().parents[1] / "elements" / "notes"
+MAILCHIMP = Path(__file__).resolve().parents[1] / "declarations" / "mailchimp"
 
 MINIMAL = """\
 key: tiny
@@ -55,7 +56,9 @@ def test_the_schema_is_a_valid_draft_2020_12_schema() -> None:
     jsonschema.Draft202012Validator.check_schema(loaded)
 
 
-@pytest.mark.parametrize("folder", [BUILT_IN / "acton", NOTES], ids=["acton", "notes"])
+@pytest.mark.parametrize(
+    "folder", [BUILT_IN / "acton", NOTES, MAILCHIMP], ids=["acton", "notes", "mailchimp"]
+)
 def test_shipped_and_test_declarations_satisfy_the_schema(folder: Path) -> None:
     data = yaml.safe_load((folder / "element.yaml").read_text())
     jsonschema.Draft202012Validator(schema.schema()).validate(data)
@@ -120,6 +123,15 @@ def test_rules_beyond_the_schema(tmp_path: Path) -> None:
         assert wanted in problem
 
 
+def test_webhooks_are_declared_as_data() -> None:
+    webhooks = declaration.load(MAILCHIMP).events.webhooks
+    assert webhooks is not None and webhooks.registration is not None
+    assert webhooks.verification.type == "urlSecret"
+    assert webhooks.types["subscribe"] == "CREATED" and webhooks.types["cleaned"] == "UPDATED"
+    assert webhooks.registration.create == declaration.Call("POST", "/lists/{listId}/webhooks")
+    assert (webhooks.id_field, webhooks.object_type) == ("data.id", "contacts")
+
+
 def test_the_loader_builds_frozen_values(tmp_path: Path) -> None:
     loaded = declaration.load(NOTES)
     notes = loaded.resource("notes")
@@ -171,3 +183,12 @@ def test_the_catalog_views(tmp_path: Path) -> None:
     (tmp_path / "element.yaml").write_text(MINIMAL.replace("type: oauth2", "type: basic"))
     valid, report = catalog.validate([tmp_path])
     assert not valid and ":7: authentication.type: 'basic' is not one of" in report
+
+
+def test_the_docs_show_the_declarations_as_they_are() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "elements.md").read_text()
+    blocks = [yaml.safe_load(b.split("```")[0]) for b in docs.split("```yaml\n")[1:]]
+    by_key = {b["key"]: b for b in blocks if isinstance(b, dict) and "key" in b}
+    for folder in (BUILT_IN / "acton", NOTES):
+        shipped = yaml.safe_load((folder / "element.yaml").read_text())
+        assert by_key[shipped["key"]] == shipped, f"docs/elements.md differs from {folder}"
