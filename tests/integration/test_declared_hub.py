@@ -14,7 +14,15 @@ import pytest
 import yaml
 
 from headwater import errors
-from headwater.elements import base, declaration, declared_hub, hub_tokens, limits, registry
+from headwater.elements import (
+    base,
+    declaration,
+    declaration_loader,
+    declared_hub,
+    hub_tokens,
+    limits,
+    registry,
+)
 from headwater.sandbox import serving
 from tests import notes_api
 
@@ -62,7 +70,7 @@ def _declared(**paging: Any) -> declaration.Declaration:
     if paging:
         notes = next(r for r in raw["resources"] if r["name"] == "notes")
         notes["paging"] = paging
-    return declaration.from_mapping(copy.deepcopy(raw))
+    return declaration_loader.from_mapping(copy.deepcopy(raw))
 
 
 def _hub(

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from headwater.elements import catalog, declaration, registry, schema
+from headwater.elements import catalog, declaration, declaration_loader, registry, schema
 from headwater.errors import ConfigurationError
 
 BUILT_IN = Path(declaration.__file__).resolve().parent
@@ -45,7 +45,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 def _problems(tmp_path: Path, text: str) -> list[str]:
     file = _write(tmp_path, text)
     with pytest.raises(schema.DeclarationError) as raised:
-        declaration.load(file)
+        declaration_loader.load(file)
     assert isinstance(raised.value, ConfigurationError)
     return raised.value.message.splitlines()
 
@@ -62,7 +62,7 @@ def test_the_schema_is_a_valid_draft_2020_12_schema() -> None:
 def test_shipped_and_test_declarations_satisfy_the_schema(folder: Path) -> None:
     data = yaml.safe_load((folder / "element.yaml").read_text())
     jsonschema.Draft202012Validator(schema.schema()).validate(data)
-    assert declaration.load(folder).key == folder.name
+    assert declaration_loader.load(folder).key == folder.name
 
 
 def test_a_wrong_value_is_named_by_line_and_key_path(tmp_path: Path) -> None:
@@ -124,7 +124,7 @@ def test_rules_beyond_the_schema(tmp_path: Path) -> None:
 
 
 def test_webhooks_are_declared_as_data() -> None:
-    webhooks = declaration.load(MAILCHIMP).events.webhooks
+    webhooks = declaration_loader.load(MAILCHIMP).events.webhooks
     assert webhooks is not None and webhooks.registration is not None
     assert webhooks.verification.type == "urlSecret"
     assert webhooks.types["subscribe"] == "CREATED" and webhooks.types["cleaned"] == "UPDATED"
@@ -133,7 +133,7 @@ def test_webhooks_are_declared_as_data() -> None:
 
 
 def test_the_loader_builds_frozen_values(tmp_path: Path) -> None:
-    loaded = declaration.load(NOTES)
+    loaded = declaration_loader.load(NOTES)
     notes = loaded.resource("notes")
     assert notes is not None and notes.paging is not None
     assert (notes.paging.style, notes.paging.max_page_size) == ("offset", 50)
@@ -145,7 +145,7 @@ def test_the_loader_builds_frozen_values(tmp_path: Path) -> None:
     assert flow is not None and flow.account_discovery is not None
     assert flow.account_discovery.token_prefix == "OAuth "
     assert flow.account_discovery.base_path == "/v1"
-    tiny = declaration.load(_write(tmp_path, MINIMAL))
+    tiny = declaration_loader.load(_write(tmp_path, MINIMAL))
     assert tiny.rate_per_second == declaration.DEFAULT_RATE_PER_SECOND
     assert tiny.resources[0].paging is None and tiny.resources[0].id_field == "id"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from headwater.elements import declaration, registry, schema
+from headwater.elements import declaration, declaration_loader, registry, schema
 
 
 def table(catalog: registry.Registry) -> str:
@@ -57,7 +57,7 @@ def validate(paths: Iterable[Path]) -> tuple[bool, str]:
             lines.append(f"{path}: no {declaration.FILE_NAME} here")
         for file in files:
             try:
-                declaration.load(file)
+                declaration_loader.load(file)
             except schema.DeclarationError as error:
                 valid = False
                 lines.append(error.message)

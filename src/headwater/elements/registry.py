@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from headwater.elements import declaration, element
+from headwater.elements import declaration, declaration_loader, element
 from headwater.errors import ConfigurationError, NotFoundError
 
 BUILT_IN = Path(__file__).resolve().parent
@@ -71,7 +71,8 @@ def build(
     """The catalog, with each element's ``HEADWATER_<KEY>_*`` settings from ``overrides``."""
     settings = dict(overrides or {})
     return Registry(
-        configure(declaration.load(folder), settings) for folder in declaration_folders(extra_paths)
+        configure(declaration_loader.load(folder), settings)
+        for folder in declaration_folders(extra_paths)
     )
 
 
