@@ -11,7 +11,8 @@ data: OAuth 2 on a login host, folders and their notes, each paging its own way.
   paged by ``offset``/``limit``, by ``page``/``per_page`` or by ``cursor``/``limit``.
 - ``GET|PATCH|PUT|DELETE /v1/folders/{folderId}/notes/{id}``, ``POST /v1/folders/{folderId}/notes``.
 
-Every ``/v1`` call needs ``Authorization: Bearer <token>``. ``requests`` records each call's
+Every ``/v1`` call needs ``Authorization: Bearer <token>`` (or the token as an API key, in
+``X-Api-Key`` or the ``api_key`` query parameter). ``requests`` records each call's
 method and raw path and query; ``faults`` holds answers to give instead of the next ones.
 Runs on a thread of its own (:class:`headwater.sandbox.serving.BackgroundServer`); ``lock``
 guards the data, which tests change directly.
@@ -109,7 +110,12 @@ def build_app(state: NotesState) -> web.Application:
             if fault is not None:
                 return _json(fault.body, fault.status, fault.headers)
             auth = request.headers.get("Authorization", "")
-            if not auth.startswith("Bearer ") or auth.removeprefix("Bearer ") not in state.tokens:
+            presented = (
+                request.headers.get("X-Api-Key")
+                or request.query.get("api_key")
+                or (auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None)
+            )
+            if presented not in state.tokens:
                 return _error(401, "invalid or expired access token")
         result: web.StreamResponse = await handler(request)
         return result

@@ -15,6 +15,7 @@ import yaml
 
 from headwater import errors
 from headwater.elements import (
+    api_keys,
     base,
     declaration,
     declaration_loader,
@@ -65,8 +66,10 @@ class Tokens:
         return self.token
 
 
-def _declared(**paging: Any) -> declaration.Declaration:
+def _declared(auth: dict[str, Any] | None = None, **paging: Any) -> declaration.Declaration:
     raw = yaml.safe_load(DECLARATION.read_text())
+    if auth is not None:
+        raw["authentication"] = auth
     if paging:
         notes = next(r for r in raw["resources"] if r["name"] == "notes")
         notes["paging"] = paging
@@ -77,7 +80,7 @@ def _hub(
     notes: notes_api.NotesState,
     http: aiohttp.ClientSession,
     declared: declaration.Declaration | None = None,
-    tokens: Tokens | None = None,
+    tokens: base.TokenSource | None = None,
 ) -> declared_hub.DeclaredHub:
     connection = base.Connection(
         http=http,
@@ -341,3 +344,29 @@ def _connection(http: aiohttp.ClientSession, notes: notes_api.NotesState) -> bas
         timeout=5.0,
         base_url=notes.url + "/v1",
     )
+
+
+@pytest.mark.parametrize(
+    "api_key",
+    [{"in": "header", "name": "X-Api-Key"}, {"in": "query", "name": "api_key"}],
+    ids=["header", "query"],
+)
+async def test_an_api_key_is_sent_where_declared_and_never_refreshed(
+    notes: notes_api.NotesState, http: aiohttp.ClientSession, api_key: dict[str, str]
+) -> None:
+    declared = _declared({"type": "apiKey", "apiKey": api_key})
+    key = api_keys.StoredKey(notes.issue_token())
+    page = await _hub(notes, http, declared, key).fetch(NOTES, page_size=2, page_token=None)
+    assert len(page.records) == 2
+    [(_, asked)] = [r for r in notes.requests if r[1].startswith("/v1/folders/f1/notes")]
+    assert ("api_key=" in asked) == (api_key["in"] == "query")
+
+    refused = _hub(notes, http, declared, api_keys.StoredKey("wrong"))
+    with pytest.raises(errors.ProviderRefusal) as wrong:
+        await refused.fetch(NOTES, page_size=2, page_token=None)
+    assert wrong.value.http_status == 401
+    assert wrong.value.provider_message == "invalid or expired access token"
+    with pytest.raises(errors.ProviderRefusal):
+        await _hub(notes, http, declared, api_keys.StoredKey("")).fetch(
+            NOTES, page_size=2, page_token=None
+        )
