@@ -13,13 +13,15 @@ data: OAuth 2 on a login host, folders and their notes, each paging its own way.
 
 Every ``/v1`` call needs ``Authorization: Bearer <token>`` (or the token as an API key, in
 ``X-Api-Key`` or the ``api_key`` query parameter). ``requests`` records each call's
-method and raw path and query; ``faults`` holds answers to give instead of the next ones.
+method and raw path and query; ``faults`` holds answers to give instead of the next ones;
+``delay`` slows each answer down and ``most_in_flight`` says how many were ever served at once.
 Runs on a thread of its own (:class:`headwater.sandbox.serving.BackgroundServer`); ``lock``
 guards the data, which tests change directly.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import itertools
@@ -55,6 +57,9 @@ class NotesState:
     requests: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     faults: list[Fault] = dataclasses.field(default_factory=list)
     url: str = ""
+    delay: float = 0.0  # seconds each /v1 answer takes
+    in_flight: int = 0
+    most_in_flight: int = 0
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
     _ids: itertools.count[int] = dataclasses.field(default_factory=lambda: itertools.count(1))
 
@@ -117,7 +122,16 @@ def build_app(state: NotesState) -> web.Application:
             )
             if presented not in state.tokens:
                 return _error(401, "invalid or expired access token")
-        result: web.StreamResponse = await handler(request)
+        with state.lock:
+            state.in_flight += 1
+            state.most_in_flight = max(state.most_in_flight, state.in_flight)
+        try:
+            if state.delay and request.path.startswith("/v1/"):
+                await asyncio.sleep(state.delay)
+            result: web.StreamResponse = await handler(request)
+        finally:
+            with state.lock:
+                state.in_flight -= 1
         return result
 
     async def authorize(request: web.Request) -> web.Response:

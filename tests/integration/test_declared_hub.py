@@ -3,6 +3,7 @@ mapping, single records, credentials, rate limits and the provider's errors."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import dataclasses
 from collections.abc import AsyncIterator, Iterator
@@ -370,3 +371,16 @@ async def test_an_api_key_is_sent_where_declared_and_never_refreshed(
         await _hub(notes, http, declared, api_keys.StoredKey("")).fetch(
             NOTES, page_size=2, page_token=None
         )
+
+
+async def test_calls_in_flight_are_bounded_per_instance(
+    notes: notes_api.NotesState, http: aiohttp.ClientSession
+) -> None:
+    declared = dataclasses.replace(_declared(), max_in_flight=2)
+    notes.delay = 0.05
+    shared = _hub(notes, http, declared)
+    # hubs are built per call; what bounds them is the instance's limiter they share
+    hubs = [declared_hub.DeclaredHub(declared, shared.caller.connection) for _ in range(6)]
+    pages = await asyncio.gather(*(hub.fetch(NOTES, page_size=1, page_token=None) for hub in hubs))
+    assert all(len(p.records) == 1 for p in pages)
+    assert notes.most_in_flight == 2
