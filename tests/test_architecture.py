@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -70,3 +71,65 @@ def test_domain_uses_only_the_standard_library(path: Path) -> None:
         and name != "headwater"
     )
     assert outside == [], f"domain/{path.name} imports outside the standard library: {outside}"
+
+
+# -- providers are known only through the element interface (DESIGN.md §7) -----------------
+
+ELEMENTS = SRC / "elements"
+PROVIDER_KEYS = sorted(p.parent.name for p in ELEMENTS.glob("*/element.yaml"))
+# the sandboxes are providers' stand-ins, and the CLI's `sandbox <key>` commands and the demo
+# start them by name; nothing else may
+MAY_NAME_PROVIDERS = {"sandbox", "cli", "demo"}
+
+
+def _strings(tree: ast.AST) -> list[str]:
+    """Every string constant in ``tree`` but docstrings."""
+    docstrings = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            value = body[0].value
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                docstrings.add(id(value))
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+    ]
+
+
+def _outside_providers() -> list[Path]:
+    return [
+        path
+        for path in _modules()
+        if _layer(path) not in MAY_NAME_PROVIDERS
+        and not (
+            path.is_relative_to(ELEMENTS) and path.relative_to(ELEMENTS).parts[0] in PROVIDER_KEYS
+        )
+    ]
+
+
+def test_the_package_ships_elements() -> None:
+    assert "acton" in PROVIDER_KEYS
+
+
+@pytest.mark.parametrize("path", _outside_providers(), ids=lambda p: str(p.relative_to(SRC)))
+def test_no_module_outside_an_element_names_a_provider(path: Path) -> None:
+    imported = sorted(
+        name
+        for name in _imports(path)
+        if any(name.startswith(f"headwater.elements.{key}") for key in PROVIDER_KEYS)
+    )
+    assert imported == [], f"{path.relative_to(SRC)} imports a provider's package: {imported}"
+    tree = ast.parse(path.read_text())
+    named = sorted(
+        {
+            key
+            for text in _strings(tree)
+            for key in PROVIDER_KEYS
+            if re.search(rf"(?<![A-Za-z0-9_]){re.escape(key)}(?![A-Za-z0-9_])", text)
+        }
+    )
+    assert named == [], f"{path.relative_to(SRC)} names provider(s) {named} in its code"

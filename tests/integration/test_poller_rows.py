@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from headwater.domain import config, dates
+from headwater.domain import changes, config, dates
 from headwater.storage import db, instances, pollers, tenants, versions
 
 NOW = dt.datetime(2026, 11, 29, 10, 0, tzinfo=dt.UTC)
@@ -42,6 +42,9 @@ async def _instance(engine: AsyncEngine, **values: object) -> int:
             "token_hash": uuid.uuid4().hex,
             "configuration": {},
             "secrets": "",
+            "provider_tokens": None,
+            "token_expires_at": None,
+            "invalid_reason": None,
             "valid": True,
             "disabled": False,
             "events_enabled": True,
@@ -50,7 +53,7 @@ async def _instance(engine: AsyncEngine, **values: object) -> int:
             "updated_at": NOW,
         }
         row.update(values)
-        return await instances.insert(conn, **row)
+        return await instances.insert(conn, instances.NewInstance(**row))
 
 
 async def _sync(
@@ -90,7 +93,7 @@ async def test_sync_creates_keeps_restarts_and_deletes(engine: AsyncEngine) -> N
     assert rows["a"].cursor_ms == dates.to_ms(NOW) and rows["a"].next_run_at == NOW
     assert rows["b"].cursor_ms == backfill and rows["b"].enabled
     async with db.transaction(engine) as conn:
-        await versions.remember(conn, rows["a"].id, {"x": versions.Version(1, "h")})
+        await versions.remember(conn, rows["a"].id, {"x": changes.Known(1, "h")})
 
     later = NOW + 60 * SECOND
     changed = _resource("a", "/hubs/marketing/lists/l-0002/contacts")
@@ -170,7 +173,11 @@ async def test_an_instances_pollers_run_one_after_another(engine: AsyncEngine) -
     assert await _claim(engine, "w2", NOW) == [], "its sibling waits while it runs"
     async with db.transaction(engine) as conn:
         assert await pollers.finish(
-            conn, one[0].id, owner="w1", now=NOW, next_run_at=NOW + 900 * SECOND
+            conn,
+            one[0].id,
+            owner="w1",
+            now=NOW,
+            outcome=pollers.Finish(next_run_at=NOW + 900 * SECOND),
         )
     [sibling] = await _claim(engine, "w2", NOW)
     assert sibling.id != one[0].id
@@ -198,7 +205,11 @@ async def test_a_run_requested_during_a_poll_runs_right_after(engine: AsyncEngin
     done = NOW + 2 * SECOND
     async with db.transaction(engine) as conn:
         assert await pollers.finish(
-            conn, claimed.id, owner="w1", now=done, next_run_at=NOW + 900 * SECOND
+            conn,
+            claimed.id,
+            owner="w1",
+            now=done,
+            outcome=pollers.Finish(next_run_at=NOW + 900 * SECOND),
         )
         row = await pollers.get(conn, iid, "a")
     assert row.next_run_at == done and row.run_requested is False and row.lease_owner is None
@@ -227,11 +238,9 @@ async def test_versions_are_remembered_and_replaced(engine: AsyncEngine) -> None
     pid = rows["a"].id
     async with db.transaction(engine) as conn:
         await versions.remember(
-            conn, pid, {"x": versions.Version(1, "h1"), "y": versions.Version(None, "")}
+            conn, pid, {"x": changes.Known(1, "h1"), "y": changes.Known(None, "")}
         )
-        await versions.remember(conn, pid, {"x": versions.Version(2, "h2", deleted=True)})
+        await versions.remember(conn, pid, {"x": changes.Known(2, "h2", deleted=True)})
     async with db.reading(engine) as conn:
-        assert await versions.versions(conn, pid, ["x", "z"]) == {
-            "x": versions.Version(2, "h2", True)
-        }
+        assert await versions.versions(conn, pid, ["x", "z"]) == {"x": changes.Known(2, "h2", True)}
         assert set(await versions.versions(conn, pid)) == {"x", "y"}

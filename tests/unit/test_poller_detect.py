@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from headwater.domain import config, dates
-from headwater.poller import detect, fanout, reconcile, records, scheduler
-from headwater.storage import pollers, versions
+from headwater.domain import changes, config, dates, detect, recording, records
+from headwater.poller import fanout, reconcile, scheduler
+from headwater.storage import pollers
 
 RESOURCE = config.Resource(
     name="contacts",
@@ -77,7 +77,7 @@ def test_new_records_are_created_and_known_ones_updated() -> None:
     edited_new = _seen("b", 10_500, 12_000)
     old = _seen("c", 1_000, 12_000)
     known = _seen("d", 11_000, 13_000)
-    remembered = {"d": versions.Version(11_000, "old-hash")}
+    remembered = {"d": changes.Known(11_000, "old-hash")}
     found = detect.detect(
         [fresh, edited_new, old, known], remembered, cursor=CURSOR, tolerance_seconds=0
     )
@@ -97,19 +97,19 @@ def test_created_check_tolerance_widens_created() -> None:
 
 def test_the_same_version_is_not_reported_twice_but_any_other_is() -> None:
     seen = _seen("a", 11_000, 12_000, Name="Ada")
-    same = {"a": versions.Version(12_000, seen.content_hash)}
+    same = {"a": changes.Known(12_000, seen.content_hash)}
     assert detect.detect([seen], same, cursor=CURSOR, tolerance_seconds=0) == []
-    same_ms_other_content = {"a": versions.Version(12_000, "another")}
+    same_ms_other_content = {"a": changes.Known(12_000, "another")}
     assert (
         len(detect.detect([seen], same_ms_other_content, cursor=CURSOR, tolerance_seconds=0)) == 1
     )
-    stale = {"a": versions.Version(13_000, "newer")}
+    stale = {"a": changes.Known(13_000, "newer")}
     assert detect.detect([seen], stale, cursor=CURSOR, tolerance_seconds=0) == []
 
 
 def test_listed_only_and_deleted_records_count_as_never_reported() -> None:
     seen = _seen("a", 11_000, 12_000)
-    for version in (versions.Version(None, detect.LISTED_ONLY), versions.Version(1, "h", True)):
+    for version in (changes.Known(None, detect.LISTED_ONLY), changes.Known(1, "h", True)):
         [change] = detect.detect([seen], {"a": version}, cursor=CURSOR, tolerance_seconds=0)
         assert change.event_type == "CREATED"
 
@@ -120,7 +120,7 @@ def test_the_ids_only_listing_drops_the_where_and_asks_for_the_id() -> None:
         "/hubs/marketing/lists/{listId}/contacts?pageSize=5&fields=_contact_id_"
     )
     assert reconcile.ids_url("/hubs/x/users", "user.id") == "/hubs/x/users?fields=user"
-    assert reconcile.raw_of("user.id", "7") == {"user": {"id": "7"}}
+    assert recording.raw_of("user.id", "7") == {"user": {"id": "7"}}
 
 
 def test_the_parent_of_an_item_url() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from headwater.domain import resources, schedule
+from headwater.domain import instance_config, resources, schedule
 from headwater.poller import context
 from headwater.settings import Settings
 
@@ -15,12 +15,15 @@ MONTH = 31 * 86_400
 
 def test_a_huge_stored_refresh_or_reconcile_interval_is_capped_at_31_days() -> None:
     settings = Settings()
-    stored = {"event.poller.refresh_interval": 1e308, "event.poller.reconcile_interval": 1e308}
+    stored = instance_config.InstanceConfig.read(
+        {"event.poller.refresh_interval": 1e308, "event.poller.reconcile_interval": 1e308}
+    )
     interval = context.interval_seconds(settings, stored)
     assert interval == MONTH
     assert schedule.after_success(NOW, interval_seconds=interval, jitter=0.5).run_at is not None
     assert context.reconcile_seconds(settings, stored) == MONTH
-    assert context.interval_seconds(settings, {"event.poller.refresh_interval": 15}) == 900
+    fifteen = instance_config.InstanceConfig.read({"event.poller.refresh_interval": 15})
+    assert context.interval_seconds(settings, fifteen) == 900
 
 
 def test_a_huge_stored_poll_delay_or_tolerance_is_capped_at_31_days() -> None:

@@ -166,7 +166,7 @@ async def element_instance(
     request: Request,
     creds: Annotated[Credentials, Depends(credentials)],
     c: Annotated[Container, Depends(deps.container)],
-) -> instances.Row:
+) -> instances.Instance:
     """The instance named by the ``Element <token>`` part (hub routes); 401 when wrong or absent."""
     who = await gate(request).principal(request.scope)
     try:
@@ -190,12 +190,12 @@ class TokenScope:
 
 
 async def element_scope(
-    request: Request, row: Annotated[instances.Row, Depends(element_instance)]
+    request: Request, row: Annotated[instances.Instance, Depends(element_instance)]
 ) -> TokenScope:
     """The caller and the instance of its ``Element <token>``; 401 when wrong or absent."""
     return TokenScope(await gate(request).principal(request.scope), row.id)
 
 
 Principal = Annotated[tenants.Principal, Depends(principal)]
-ElementInstance = Annotated[instances.Row, Depends(element_instance)]
+ElementInstance = Annotated[instances.Instance, Depends(element_instance)]
 ElementScope = Annotated[TokenScope, Depends(element_scope)]

@@ -8,6 +8,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
+from headwater.api import examples
 from headwater.domain import config_items
 from headwater.instances import service, views
 
@@ -146,7 +147,7 @@ class _Body(BaseModel):
 
 class ElementRef(_Body):
     key: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
-        description="The element's key, e.g. `acton`."
+        description=f"The element's key, e.g. `{examples.SHOWN.key}`."
     )
 
 

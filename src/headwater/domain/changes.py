@@ -24,6 +24,16 @@ class Version:
     content_hash: str
 
 
+@dataclasses.dataclass(frozen=True)
+class Known:
+    """What a poller remembers of a record: the version last emitted (``updated_ms`` None when
+    only its id was listed), and whether it is known to be deleted."""
+
+    updated_ms: int | None
+    content_hash: str
+    deleted: bool = False
+
+
 def content_hash(record: Mapping[str, object]) -> str:
     """The SHA-256 (hex) of ``record`` as canonical JSON: sorted keys, no spaces, UTF-8."""
     text = json.dumps(

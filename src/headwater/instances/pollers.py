@@ -9,18 +9,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from headwater.domain import resources
+from headwater.domain import instance_config, resources
 from headwater.storage import pollers
 
 
-def active(plain: Mapping[str, Any], *, valid: bool, disabled: bool) -> bool:
+def active(config: instance_config.InstanceConfig, *, valid: bool, disabled: bool) -> bool:
     """Whether an instance's pollers run: events on, polling, enabled and valid."""
-    return (
-        bool(plain.get("event.notification.enabled"))
-        and plain.get("event.vendor.type", "polling") == "polling"
-        and valid
-        and not disabled
-    )
+    return config.polls and valid and not disabled
 
 
 async def sync(

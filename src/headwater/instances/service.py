@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from headwater.domain import config_items
+from headwater.domain import config_items, instance_config
 from headwater.elements import base, element, limits, registry
 from headwater.errors import AuthenticationError, InputError, NotFoundError
 from headwater.instances import configuration as conf
@@ -92,7 +92,7 @@ class InstanceService:
             )
         return [self._view(row) for row in rows]
 
-    async def by_token(self, principal: tenants.Principal, token: str) -> instances.Row:
+    async def by_token(self, principal: tenants.Principal, token: str) -> instances.Instance:
         """The organization's instance holding ``token``; AuthenticationError when none does."""
         async with db.reading(self.engine) as conn:
             row = await instances.by_token_hash(
@@ -181,11 +181,10 @@ class InstanceService:
         granted = await self._exchange(element, canonical, given.code)
         token = random_secrets.token_urlsafe(32)
         now = _now()
-        events = bool(canonical.get("event.notification.enabled"))
+        events = instance_config.InstanceConfig.read(canonical).events_enabled
 
-        async def store(conn: AsyncConnection) -> instances.Row:
-            instance_id = await instances.insert(
-                conn,
+        async def store(conn: AsyncConnection) -> instances.Instance:
+            new = instances.NewInstance(
                 organization_id=principal.organization_id,
                 user_id=principal.user_id,
                 element_key=element.key,
@@ -204,11 +203,14 @@ class InstanceService:
                 created_at=now,
                 updated_at=now,
             )
+            instance_id = await instances.insert(conn, new)
             await pollers.sync(
                 conn,
                 instance_id,
                 plain,
-                active=pollers.active(plain, valid=True, disabled=False),
+                active=pollers.active(
+                    instance_config.InstanceConfig.read(plain), valid=True, disabled=False
+                ),
                 now=now,
                 overlap_seconds=self.settings.poll_overlap_seconds,
             )
@@ -223,22 +225,21 @@ class InstanceService:
     ) -> views.Instance:
         """Change name, tags (replaced) and configuration keys (merged) of an instance."""
 
-        async def change(conn: AsyncConnection) -> tuple[instances.Row, list[str]]:
+        async def change(conn: AsyncConnection) -> tuple[instances.Instance, list[str]]:
             revealed: list[str] = []
             row = await self._row(conn, principal, instance_id, for_update=True)
-            values: dict[str, Any] = {}
-            if patch.name is not None:
-                values["name"] = patch.name
-            if patch.tags is not None:
-                values["tags"] = list(patch.tags)
+            change = instances.Change(
+                name=instances.KEEP if patch.name is None else patch.name,
+                tags=instances.KEEP if patch.tags is None else list(patch.tags),
+            )
             if patch.configuration is not None:
                 element = self._element(row.element_key)
                 raw, problems = conf.merge(self._stored(row), patch.configuration)
                 if conf.with_signature_key(raw):
                     revealed.append(conf.SIGNATURE_KEY)
                 canonical = conf.normalize(element, raw, problems, settings=self.settings)
-                values.update(self._config_values(canonical))
-            await self._save(conn, row, values)
+                change = self._with_config(change, canonical)
+            await self._save(conn, row, change)
             return await self._row(conn, principal, instance_id), revealed
 
         row, revealed = await db.write(self.engine, change)
@@ -260,18 +261,20 @@ class InstanceService:
         canonical = conf.normalize(element, raw, problems, settings=self.settings, code=given.code)
         granted = await self._exchange(element, canonical, given.code) if given.code else None
 
-        async def change(conn: AsyncConnection) -> instances.Row:
+        async def change(conn: AsyncConnection) -> instances.Instance:
             row = await self._row(conn, principal, instance_id, for_update=True)
-            values: dict[str, Any] = {"name": given.name, "tags": list(given.tags)}
-            values.update(self._config_values(canonical))
+            change = self._with_config(
+                instances.Change(name=given.name, tags=list(given.tags)), canonical
+            )
             if granted is not None:
-                values.update(
+                change = dataclasses.replace(
+                    change,
                     provider_tokens=self._seal_tokens(granted),
                     token_expires_at=granted.expires_at,
                     valid=True,
                     invalid_reason=None,
                 )
-            await self._save(conn, row, values)
+            await self._save(conn, row, change)
             return await self._row(conn, principal, instance_id)
 
         return self._view(await db.write(self.engine, change), revealed)
@@ -281,9 +284,9 @@ class InstanceService:
     ) -> views.Instance:
         """Enable or disable an instance (a disabled one neither polls nor serves hub calls)."""
 
-        async def change(conn: AsyncConnection) -> instances.Row:
+        async def change(conn: AsyncConnection) -> instances.Instance:
             row = await self._row(conn, principal, instance_id, for_update=True)
-            await self._save(conn, row, {"disabled": not enabled})
+            await self._save(conn, row, instances.Change(disabled=not enabled))
             return await self._row(conn, principal, instance_id)
 
         return self._view(await db.write(self.engine, change))
@@ -301,7 +304,7 @@ class InstanceService:
 
     # helpers
 
-    def _view(self, row: instances.Row, revealed: Sequence[str] = ()) -> views.Instance:
+    def _view(self, row: instances.Instance, revealed: Sequence[str] = ()) -> views.Instance:
         shown = views.instance(row, self.box, revealed)
         try:
             element = self.registry.get(row.element_key)
@@ -334,23 +337,30 @@ class InstanceService:
             {"access_token": granted.access_token, "refresh_token": granted.refresh_token}
         )
 
-    def _config_values(self, canonical: Mapping[str, Any]) -> dict[str, Any]:
+    def _with_config(
+        self, change: instances.Change, canonical: Mapping[str, Any]
+    ) -> instances.Change:
         plain, secret = conf.split(canonical)
-        return {
-            "configuration": plain,
-            "secrets": self.box.seal(secret),
-            "events_enabled": bool(plain.get("event.notification.enabled")),
-        }
+        return dataclasses.replace(
+            change,
+            configuration=plain,
+            secrets=self.box.seal(secret),
+            events_enabled=instance_config.InstanceConfig.read(plain).events_enabled,
+        )
 
     async def _save(
-        self, conn: AsyncConnection, row: instances.Row, values: dict[str, Any]
+        self, conn: AsyncConnection, row: instances.Instance, change: instances.Change
     ) -> None:
         now = _now()
-        await instances.update(conn, row.id, updated_at=now, **values)
-        plain = values.get("configuration", row.configuration)
-        disabled = values.get("disabled", row.disabled)
-        valid = values.get("valid", row.valid)
-        active = pollers.active(plain, valid=valid, disabled=disabled)
+        await instances.update(conn, row.id, dataclasses.replace(change, updated_at=now))
+        plain = (
+            row.configuration if change.configuration is instances.KEEP else change.configuration
+        )
+        disabled = row.disabled if change.disabled is instances.KEEP else change.disabled
+        valid = row.valid if change.valid is instances.KEEP else change.valid
+        active = pollers.active(
+            instance_config.InstanceConfig.read(plain), valid=valid, disabled=disabled
+        )
         await pollers.sync(
             conn,
             row.id,
@@ -360,7 +370,7 @@ class InstanceService:
             overlap_seconds=self.settings.poll_overlap_seconds,
         )
 
-    def _stored(self, row: instances.Row) -> dict[str, Any]:
+    def _stored(self, row: instances.Instance) -> dict[str, Any]:
         """The full stored configuration, secrets decrypted."""
         return {**row.configuration, **self.box.open(row.secrets)}
 
@@ -371,7 +381,7 @@ class InstanceService:
         instance_id: int,
         *,
         for_update: bool = False,
-    ) -> instances.Row:
+    ) -> instances.Instance:
         row = await instances.get(
             conn, instance_id, organization_id=principal.organization_id, for_update=for_update
         )

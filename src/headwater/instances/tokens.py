@@ -38,7 +38,7 @@ class _State:
     lease_until: dt.datetime | None
     valid: bool
     invalid_reason: str | None
-    row: instances.Row
+    row: instances.Instance
 
 
 class InstanceTokens:
@@ -149,7 +149,7 @@ class InstanceTokens:
             granted = await element.refresh(
                 self.http,
                 refresh_token=state.refresh,
-                client_id=str(state.row.configuration.get("oauth.api.key", "")),
+                client_id=state.row.config.client_id,
                 client_secret=str(stored_secrets.get("oauth.api.secret", "")),
             )
         except ProviderRefusal as error:
@@ -170,9 +170,9 @@ class InstanceTokens:
                 conn,
                 self.instance_id,
                 owner=self.owner,
-                provider_tokens=sealed,
-                token_expires_at=granted.expires_at,
-                updated_at=_now(),
+                change=instances.Change(
+                    provider_tokens=sealed, token_expires_at=granted.expires_at, updated_at=_now()
+                ),
             )
             if not kept:
                 # the lease expired under us; the pair we got is the live one, keep it anyway
@@ -180,8 +180,7 @@ class InstanceTokens:
                 await instances.update(
                     conn,
                     self.instance_id,
-                    provider_tokens=sealed,
-                    token_expires_at=granted.expires_at,
+                    instances.Change(provider_tokens=sealed, token_expires_at=granted.expires_at),
                 )
         log.info("refreshed the provider token of instance %s", self.instance_id)
         return granted.access_token
@@ -199,9 +198,7 @@ class InstanceTokens:
                 conn,
                 self.instance_id,
                 owner=self.owner,
-                valid=False,
-                invalid_reason=reason,
-                updated_at=now,
+                change=instances.Change(valid=False, invalid_reason=reason, updated_at=now),
             )
             await pollers.sync(
                 conn,

@@ -40,7 +40,9 @@ class ConfigurationItem:
     value: Any
 
 
-def instance(row: instances.Row, box: secrets.SecretBox, revealed: Sequence[str] = ()) -> Instance:
+def instance(
+    row: instances.Instance, box: secrets.SecretBox, revealed: Sequence[str] = ()
+) -> Instance:
     """``row`` as shown: its secrets (opened with ``box``) masked, but for the keys ``revealed``."""
     return Instance(
         id=row.id,

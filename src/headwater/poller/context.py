@@ -5,14 +5,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import urllib.parse
-from collections.abc import Mapping, MutableMapping
+from collections.abc import MutableMapping
 from typing import Any, Protocol
 
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from headwater import errors
-from headwater.domain import config
+from headwater.domain import config, instance_config
 from headwater.elements import base
 from headwater.instances import service as instance_service
 from headwater.settings import Settings
@@ -49,7 +49,7 @@ class Context:
     """One claimed poller with its instance's settings."""
 
     claimed: pollers.Claimed
-    instance: instances.Row
+    instance: instances.Instance
     resource: config.Resource
     interval_seconds: float
     reconcile_seconds: float
@@ -67,38 +67,36 @@ async def load(deps: Deps, claimed: pollers.Claimed) -> Context | None:
         row = await instances.get(conn, claimed.instance_id, organization_id=None)
     if row is None:
         return None
-    resource = config.resources(row.configuration).get(claimed.resource)
+    resource = row.config.resources.get(claimed.resource)
     if resource is None or resource.fingerprint() != claimed.query_fingerprint:
         return None
     return Context(
         claimed=claimed,
         instance=row,
         resource=resource,
-        interval_seconds=interval_seconds(deps.settings, row.configuration),
-        reconcile_seconds=reconcile_seconds(deps.settings, row.configuration),
+        interval_seconds=interval_seconds(deps.settings, row.config),
+        reconcile_seconds=reconcile_seconds(deps.settings, row.config),
     )
 
 
-def interval_seconds(settings: Settings, configuration: Mapping[str, Any]) -> float:
+def interval_seconds(settings: Settings, configured: instance_config.InstanceConfig) -> float:
     """``event.poller.refresh_interval`` in seconds, never below the server's minimum nor above
     31 days (a configuration stored before intervals were bounded may hold any number)."""
-    minutes = configuration.get("event.poller.refresh_interval", DEFAULT_REFRESH_MINUTES)
-    if not isinstance(minutes, int | float):
-        minutes = DEFAULT_REFRESH_MINUTES
-    seconds = min(float(minutes), config.MAX_MINUTES) * 60
+    minutes = configured.refresh_minutes or DEFAULT_REFRESH_MINUTES
+    seconds = min(minutes, config.MAX_MINUTES) * 60
     return max(seconds, settings.min_refresh_seconds)
 
 
-def reconcile_seconds(settings: Settings, configuration: Mapping[str, Any]) -> float:
+def reconcile_seconds(settings: Settings, configured: instance_config.InstanceConfig) -> float:
     """``event.poller.reconcile_interval`` in seconds (at most 31 days), else the server's
     default."""
-    minutes = configuration.get("event.poller.reconcile_interval")
-    if isinstance(minutes, int | float) and minutes > 0:
-        return max(min(float(minutes), config.MAX_MINUTES) * 60, settings.min_refresh_seconds)
+    minutes = configured.reconcile_minutes
+    if minutes is not None:
+        return max(min(minutes, config.MAX_MINUTES) * 60, settings.min_refresh_seconds)
     return settings.reconcile_interval_seconds
 
 
-def hub(deps: Deps, instance: instances.Row) -> base.Hub:
+def hub(deps: Deps, instance: instances.Instance) -> base.Hub:
     """The hub of an instance: its element's, with its tokens and rate limit."""
     return deps.instances.hub(instance.id, instance.element_key)
 

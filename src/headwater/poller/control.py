@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from headwater.domain import dates
+from headwater.domain import dates, instance_config
 from headwater.errors import ConflictError, NotFoundError
 from headwater.instances import pollers as instance_pollers
 from headwater.storage import db, pollers
@@ -35,7 +35,8 @@ def poller_json(row: Any) -> dict[str, Any]:
 
 
 def is_active(configuration: Mapping[str, Any], *, valid: bool, disabled: bool) -> bool:
-    return instance_pollers.active(configuration, valid=valid, disabled=disabled)
+    config = instance_config.InstanceConfig.read(configuration)
+    return instance_pollers.active(config, valid=valid, disabled=disabled)
 
 
 async def states(engine: AsyncEngine, instance_id: int) -> list[dict[str, Any]]:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from headwater import errors
-from headwater.domain import schedule
-from headwater.poller import context, records
+from headwater.domain import instance_config, records, schedule
+from headwater.poller import context
 from headwater.storage import db, pollers
 from headwater.storage import instances as instance_rows
 
@@ -100,10 +100,12 @@ async def record(
         if row is None:
             return False
         instance = await instance_rows.get(conn, claimed.instance_id, organization_id=None)
-        configuration = {} if instance is None else instance.configuration
+        configured = instance_config.InstanceConfig.read(
+            {} if instance is None else instance.configuration
+        )
         planned = schedule.after_failure(
             now,
-            interval_seconds=context.interval_seconds(deps.settings, configuration),
+            interval_seconds=context.interval_seconds(deps.settings, configured),
             failures_before=row.consecutive_failures,
             limit=deps.settings.poller_failure_limit,
             error=message,
@@ -112,18 +114,20 @@ async def record(
             else None,
             jitter=random.random(),
         )
-        values: dict[str, Any] = {
-            "last_run_at": started,
-            "last_error": message,
-            "consecutive_failures": planned.consecutive_failures,
-        }
-        if planned.disabled_reason is not None:
-            values.update(enabled=False, disabled_reason=planned.disabled_reason)
         next_run = planned.run_at
         if instance is None or not instance.valid:
             next_run = None  # re-authenticating the instance makes it due again (pollers.sync)
+        disabled = planned.disabled_reason is not None
+        outcome = pollers.Finish(
+            next_run_at=next_run,
+            last_run_at=started,
+            last_error=message,
+            consecutive_failures=planned.consecutive_failures,
+            enabled=False if disabled else pollers.KEEP,
+            disabled_reason=planned.disabled_reason if disabled else pollers.KEEP,
+        )
         return await pollers.finish(
-            conn, claimed.id, owner=claimed.lease_owner, now=now, next_run_at=next_run, **values
+            conn, claimed.id, owner=claimed.lease_owner, now=now, outcome=outcome
         )
 
     return await db.write(deps.engine, write)
@@ -148,21 +152,22 @@ async def record_plainly(
         if row is None:
             return False
         failures = row.consecutive_failures + 1
-        values: dict[str, Any] = {
-            "last_run_at": started,
-            "last_error": message,
-            "consecutive_failures": failures,
-        }
         limit = deps.settings.poller_failure_limit
-        next_run: dt.datetime | None = now + dt.timedelta(seconds=deps.settings.poll_lease_seconds)
+        outcome = pollers.Finish(
+            next_run_at=now + dt.timedelta(seconds=deps.settings.poll_lease_seconds),
+            last_run_at=started,
+            last_error=message,
+            consecutive_failures=failures,
+        )
         if 0 < limit <= failures:
-            next_run = None
-            values.update(
+            outcome = dataclasses.replace(
+                outcome,
+                next_run_at=None,
                 enabled=False,
                 disabled_reason=f"disabled after {failures} failures in a row; last: {message}",
             )
         return await pollers.finish(
-            conn, claimed.id, owner=claimed.lease_owner, now=now, next_run_at=next_run, **values
+            conn, claimed.id, owner=claimed.lease_owner, now=now, outcome=outcome
         )
 
     return await db.write(deps.engine, write)

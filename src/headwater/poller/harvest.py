@@ -15,10 +15,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from headwater.domain import config
+from headwater.domain import config, records
 from headwater.elements import base
 from headwater.errors import ConflictError
-from headwater.poller import fanout, records
+from headwater.poller import fanout
 
 MAX_READS = 2
 

@@ -17,34 +17,21 @@ is reported DELETED all the same.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 import urllib.parse
-from collections.abc import Sequence
-
-from sqlalchemy.ext.asyncio import AsyncConnection
+from collections.abc import Mapping, Sequence
 
 from headwater import errors, metrics
-from headwater.delivery import outbox
-from headwater.domain import dates, schedule, variables
+from headwater.domain import changes, dates, records, schedule, variables
+from headwater.domain import recording as domain_recording
 from headwater.elements import base
-from headwater.poller import context, detect, fanout, records
-from headwater.storage import db, events, instances, pollers, versions
+from headwater.poller import context, fanout, recording
+from headwater.storage import db, pollers
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 1000
-
-
-@dataclasses.dataclass(frozen=True)
-class Listing:
-    """The ids listed, or why the listing cannot be trusted."""
-
-    # with a problem, the ids listed all the same: each was there, but others may be missing
-    ids: frozenset[str]
-    problem: str | None = None
-    confirmed: bool = False  # every target's count matched the size its collection reports
 
 
 def ids_url(url: str, id_field: str) -> str:
@@ -58,19 +45,6 @@ def ids_url(url: str, id_field: str) -> str:
     query.append(("fields", id_field.split(".")[0]))
     encoded = urllib.parse.urlencode(query, safe="{}$:'")
     return urllib.parse.urlunsplit((split.scheme, split.netloc, split.path, encoded, ""))
-
-
-def raw_of(id_field: str, object_id: str) -> dict[str, object]:
-    """The raw record of a DELETED event: the id at its path."""
-    raw: dict[str, object] = {}
-    current = raw
-    *parents, leaf = id_field.split(".")
-    for name in parents:
-        child: dict[str, object] = {}
-        current[name] = child
-        current = child
-    current[leaf] = object_id
-    return raw
 
 
 async def run(deps: context.Deps, claimed: pollers.Claimed, *, poll_id: str) -> int:
@@ -90,96 +64,55 @@ async def run(deps: context.Deps, claimed: pollers.Claimed, *, poll_id: str) -> 
     url = ids_url(variables.expand(resource.url, cursor), resource.id_field)
     listing = await list_ids(hub, url, resource.id_field)
 
-    async def commit(conn: AsyncConnection) -> tuple[str | None, list[int], list[str]]:
-        await instances.lock(conn, claimed.instance_id)
-        row = await pollers.hold(conn, claimed.id, owner=claimed.lease_owner)
-        if row is None:
-            raise context.LeaseLost()
-        known = await versions.versions(conn, claimed.id)
-        live = {object_id for object_id, version in known.items() if not version.deleted}
-        problem = listing.problem
-        if problem is None and not listing.ids and live and not listing.confirmed:
-            problem = f"the listing is empty while {len(live)} record(s) are known"
-        if problem is not None:
-            if claimed.next_reconcile_at is None:
-                await versions.remember(conn, claimed.id, _baseline(listing.ids, known))
-            retry_at = schedule.reconcile_retry(
-                started,
-                due_since=claimed.next_reconcile_at,
-                retry_seconds=deps.settings.reconcile_retry_seconds,
-                interval_seconds=ctx.interval_seconds,
-            )
-            planned = row.next_run_at
-            await pollers.finish(
-                conn,
-                claimed.id,
-                owner=claimed.lease_owner,
-                now=dt.datetime.now(dt.UTC),
-                next_run_at=retry_at if planned is None or retry_at < planned else planned,
-                last_error=f"deletes not reconciled: {problem}",
-            )
-            return problem, [], []
-        vanished = sorted(live - listing.ids)
-        remembered: dict[str, versions.Version] = {
-            object_id: dataclasses.replace(known[object_id], deleted=True) for object_id in vanished
-        }
-        # the claim's snapshot, not the row now: a reconciliation asked for while this one ran
-        # must not make this first one forget to learn the ids it listed
-        if claimed.next_reconcile_at is None:
-            remembered.update(_baseline(listing.ids, known))
-        event_ids = await events.insert(
-            conn,
-            instance_id=claimed.instance_id,
-            element_key=ctx.instance.element_key,
-            hub_key=ctx.hub_key,
-            poll_date=started,
-            found=[
-                events.NewEvent(
-                    object_type=claimed.resource,
-                    object_id=object_id,
-                    event_type="DELETED",
-                    date=started,
-                    raw=raw_of(resource.id_field, object_id),
-                )
-                for object_id in vanished
-            ],
-        )
-        await versions.remember(conn, claimed.id, remembered)
-        if event_ids:
-            await outbox.enqueue(
-                conn, instance_id=claimed.instance_id, event_ids=event_ids, now=started
-            )
-        await pollers.finish(
-            conn,
-            claimed.id,
-            owner=claimed.lease_owner,
-            now=dt.datetime.now(dt.UTC),
-            next_reconcile_at=started + dt.timedelta(seconds=ctx.reconcile_seconds),
-        )
-        return None, event_ids, vanished
+    # the claim's snapshot, not the row now: a reconciliation asked for while this one ran must
+    # not make this first one forget to learn the ids it listed
+    first = claimed.next_reconcile_at is None
+    problems: list[str] = []
 
-    problem, event_ids, vanished = await db.write(deps.engine, commit)
-    if problem is not None:
+    def decide(known: Mapping[str, changes.Known], row: pollers.Poller) -> recording.Decision:
+        problem = domain_recording.listing_problem(listing, known)
+        if problem is None:
+            plan = domain_recording.after_listing(
+                listing, known, first=first, id_field=resource.id_field
+            )
+            next_check = started + dt.timedelta(seconds=ctx.reconcile_seconds)
+            return recording.Decision(plan, pollers.Finish(next_reconcile_at=next_check))
+        problems.append(problem)
+        retry_at = schedule.reconcile_retry(
+            started,
+            due_since=claimed.next_reconcile_at,
+            retry_seconds=deps.settings.reconcile_retry_seconds,
+            interval_seconds=ctx.interval_seconds,
+        )
+        planned = row.next_run_at
+        finish = pollers.Finish(
+            next_run_at=retry_at if planned is None or retry_at < planned else planned,
+            last_error=f"deletes not reconciled: {problem}",
+        )
+        plan = domain_recording.after_refused_listing(listing, known, first=first)
+        return recording.Decision(plan, finish)
+
+    recorded = await recording.record(
+        deps.engine,
+        claimed,
+        element_key=ctx.instance.element_key,
+        hub_key=ctx.hub_key,
+        poll_date=started,
+        object_ids=None,
+        decide=decide,
+    )
+    if problems:
         metrics.RECONCILIATIONS.labels("refused").inc()
-        plog.warning("deletes not reconciled: %s", problem)
+        plog.warning("deletes not reconciled: %s", problems[-1])
         return 0
+    event_ids = recorded.event_ids
     metrics.RECONCILIATIONS.labels("ok").inc()
     metrics.EVENTS_FOUND.labels("DELETED").inc(len(event_ids))
-    plog.info("reconciled %d id(s): %d deleted", len(listing.ids), len(vanished))
+    plog.info("reconciled %d id(s): %d deleted", len(listing.ids), len(event_ids))
     return len(event_ids)
 
 
-def _baseline(
-    listed: frozenset[str], known: dict[str, versions.Version]
-) -> dict[str, versions.Version]:
-    return {
-        object_id: versions.Version(None, detect.LISTED_ONLY)
-        for object_id in listed
-        if object_id not in known
-    }
-
-
-async def list_ids(hub: base.Hub, url: str, id_field: str) -> Listing:
+async def list_ids(hub: base.Hub, url: str, id_field: str) -> domain_recording.Listing:
     """Every id of an ids-only listing, checked against the sizes its parent collection reports.
 
     Provider failures propagate; a listing that shifted or looks truncated comes back with its
@@ -198,18 +131,20 @@ async def list_ids(hub: base.Hub, url: str, id_field: str) -> Listing:
         if moved:
             shifted.append(target.url)
     if shifted:
-        return Listing(frozenset(ids), f"the pages of {shifted[0]} shifted while it was listed")
+        return domain_recording.Listing(
+            frozenset(ids), f"the pages of {shifted[0]} shifted while it was listed"
+        )
     after = await _sizes(hub, targets)
     for target_url, size in before.items():
         listed = counts.get(target_url, 0)
         if after.get(target_url) != size or listed != size:
-            return Listing(
+            return domain_recording.Listing(
                 frozenset(ids),
                 f"{target_url} listed {listed} id(s) but its collection counted {size} before "
                 f"and {after.get(target_url)} after",
             )
     confirmed = bool(targets) and all(target.url in before for target in targets)
-    return Listing(frozenset(ids), confirmed=confirmed)
+    return domain_recording.Listing(frozenset(ids), confirmed=confirmed)
 
 
 async def _target_ids(hub: base.Hub, url: str, id_field: str) -> tuple[list[str], bool]:

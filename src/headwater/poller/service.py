@@ -1,9 +1,9 @@
 """Polling one resource once, and running the pollers a worker claimed.
 
 ``poll_once`` reads the resource's window from the provider (no database lock held meanwhile),
-then writes its events, the versions they carry, their notifications and the new cursor in one
-transaction that first checks the worker still holds the poller's lease. A crash anywhere before
-the commit leaves nothing behind: the next poll reads the same window and finds the same changes.
+then records its changes and the new cursor in one unit of work
+(:mod:`headwater.poller.recording`). A crash anywhere before the commit leaves nothing behind:
+the next poll reads the same window and finds the same changes.
 """
 
 from __future__ import annotations
@@ -17,15 +17,13 @@ import math
 import random
 import time
 import uuid
-from collections.abc import Sequence
-
-from sqlalchemy.ext.asyncio import AsyncConnection
+from collections.abc import Mapping, Sequence
 
 from headwater import errors, metrics
-from headwater.delivery import outbox
-from headwater.domain import cursors, dates, schedule, variables
-from headwater.poller import context, detect, failures, fanout, harvest, reconcile
-from headwater.storage import db, events, instances, pollers, versions
+from headwater.domain import changes, cursors, dates, schedule, variables
+from headwater.domain import recording as domain_recording
+from headwater.poller import context, failures, fanout, harvest, reconcile, recording
+from headwater.storage import db, pollers
 
 log = logging.getLogger(__name__)
 
@@ -100,64 +98,37 @@ async def poll_once(
         started, interval_seconds=ctx.interval_seconds, jitter=random.random()
     )
 
-    async def commit(conn: AsyncConnection) -> tuple[list[detect.Change], list[int]]:
-        await instances.lock(conn, claimed.instance_id)
-        if await pollers.hold(conn, claimed.id, owner=claimed.lease_owner) is None:
-            raise context.LeaseLost()
-        known = await versions.versions(conn, claimed.id, read.seen.keys())
-        found = detect.detect(
+    def decide(known: Mapping[str, changes.Known], row: pollers.Poller) -> recording.Decision:
+        plan = domain_recording.after_poll(
             read.seen.values(),
             known,
             cursor=dates.from_ms(cursor_ms),
             tolerance_seconds=resource.created_check_tolerance,
             start=None if claimed.start_ms is None else dates.from_ms(claimed.start_ms),
         )
-        event_ids = await events.insert(
-            conn,
-            instance_id=claimed.instance_id,
-            element_key=ctx.instance.element_key,
-            hub_key=ctx.hub_key,
-            poll_date=started,
-            found=[
-                events.NewEvent(
-                    object_type=claimed.resource,
-                    object_id=change.seen.object_id,
-                    event_type=change.event_type,
-                    date=change.seen.date or started,
-                    raw=change.seen.record,
-                )
-                for change in found
-            ],
-        )
-        await versions.remember(
-            conn,
-            claimed.id,
-            {
-                change.seen.object_id: versions.Version(
-                    change.seen.date_ms, change.seen.content_hash
-                )
-                for change in found
-            },
-        )
-        await _enqueue(conn, claimed.instance_id, event_ids, started)
-        await pollers.finish(
-            conn,
-            claimed.id,
-            owner=claimed.lease_owner,
-            now=_now(),
+        finish = pollers.Finish(
             next_run_at=planned.run_at,
             release=not keep_lease,
             cursor_ms=new_cursor,
             last_run_at=started,
             last_error=None,
             consecutive_failures=0,
-            last_event_count=len(event_ids),
+            last_event_count=len(plan.events),
         )
-        return found, event_ids
+        return recording.Decision(plan, finish)
 
-    found, event_ids = await db.write(deps.engine, commit)
-    for change in found:
-        metrics.EVENTS_FOUND.labels(change.event_type).inc()
+    recorded = await recording.record(
+        deps.engine,
+        claimed,
+        element_key=ctx.instance.element_key,
+        hub_key=ctx.hub_key,
+        poll_date=started,
+        object_ids=read.seen.keys(),
+        decide=decide,
+    )
+    event_ids = recorded.event_ids
+    for event in recorded.decision.plan.events:
+        metrics.EVENTS_FOUND.labels(event.event_type).inc()
     status = "shifted" if read.shifted else "ok"
     plog.info(
         "polled %d page(s) of %d target(s) in %d ms (%d re-read): %d event(s), cursor %s -> %s%s",
@@ -173,13 +144,6 @@ async def poll_once(
     return Outcome(
         claimed.id, claimed.resource, status, len(event_ids), None, new_cursor, read.rereads
     )
-
-
-async def _enqueue(
-    conn: AsyncConnection, instance_id: int, ids: list[int], now: dt.datetime
-) -> None:
-    if ids:
-        await outbox.enqueue(conn, instance_id=instance_id, event_ids=ids, now=now)
 
 
 async def _release(deps: context.Deps, claimed: pollers.Claimed) -> None:
@@ -205,7 +169,7 @@ async def run_claimed(deps: context.Deps, claimed: Sequence[pollers.Claimed]) ->
             due_reconcile = one.next_reconcile_at is None or one.next_reconcile_at <= started
             try:
                 outcome = await poll_once(deps, one, keep_lease=due_reconcile, poll_id=poll_id)
-                if due_reconcile and outcome.status in ("ok", "shifted"):
+                if domain_recording.reconcile_after(outcome.status, due=due_reconcile):
                     try:
                         await reconcile.run(deps, one, poll_id=poll_id)
                     except Exception:

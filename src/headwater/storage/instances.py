@@ -2,22 +2,101 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import enum
+import functools
 from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from headwater.domain import instance_config
 from headwater.storage import tables
 
-Row = sa.Row[Any]
 MAX_ID = 2**31 - 1  # ids are INTEGER on both databases; a larger one names no row
 _t = tables.instances
 
 
-async def insert(conn: AsyncConnection, **values: Any) -> int:
+@dataclasses.dataclass(frozen=True)
+class NewInstance:
+    """An instance to insert: every column but its id and the refresh lease."""
+
+    organization_id: int
+    user_id: int
+    element_key: str
+    name: str
+    tags: list[str]
+    token_hash: str
+    configuration: dict[str, Any]  # the plain part; secrets are sealed in ``secrets``
+    secrets: str
+    provider_tokens: str | None
+    token_expires_at: dt.datetime | None
+    valid: bool
+    invalid_reason: str | None
+    disabled: bool
+    events_enabled: bool
+    subscription_active: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class Instance(NewInstance):
+    """An element instance as stored."""
+
+    id: int
+    refresh_lease_owner: str | None
+    refresh_lease_until: dt.datetime | None
+
+    @functools.cached_property
+    def config(self) -> instance_config.InstanceConfig:
+        """The configuration, read once into a typed value."""
+        return instance_config.InstanceConfig.read(self.configuration)
+
+
+class Keep(enum.Enum):
+    """A field of :class:`Change` left as it is."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    """The columns an update sets; :data:`KEEP` leaves one as it is."""
+
+    name: str | Keep = KEEP
+    tags: list[str] | Keep = KEEP
+    configuration: dict[str, Any] | Keep = KEEP
+    secrets: str | Keep = KEEP
+    events_enabled: bool | Keep = KEEP
+    provider_tokens: str | Keep = KEEP
+    token_expires_at: dt.datetime | Keep | None = KEEP
+    valid: bool | Keep = KEEP
+    invalid_reason: str | Keep | None = KEEP
+    disabled: bool | Keep = KEEP
+    subscription_active: bool | Keep = KEEP
+    updated_at: dt.datetime | Keep = KEEP
+
+    def columns(self) -> dict[str, Any]:
+        return {
+            field.name: getattr(self, field.name)
+            for field in dataclasses.fields(self)
+            if getattr(self, field.name) is not KEEP
+        }
+
+
+def _instance(row: sa.Row[Any]) -> Instance:
+    return Instance(**row._mapping)
+
+
+async def insert(conn: AsyncConnection, new: NewInstance) -> int:
     """Insert an instance row; returns its id."""
+    values = {field.name: getattr(new, field.name) for field in dataclasses.fields(new)}
     instance_id: int | None = await conn.scalar(sa.insert(_t).values(**values).returning(_t.c.id))
     assert instance_id is not None
     return instance_id
@@ -29,7 +108,7 @@ async def get(
     *,
     organization_id: int | None,
     for_update: bool = False,
-) -> Row | None:
+) -> Instance | None:
     """The instance, when it exists and (unless ``organization_id`` is None) belongs to that org.
 
     ``for_update`` locks the row ``FOR NO KEY UPDATE`` until the transaction ends, to change it
@@ -44,7 +123,8 @@ async def get(
         query = query.where(_t.c.organization_id == organization_id)
     if for_update:
         query = query.with_for_update(key_share=True)
-    return (await conn.execute(query)).first()
+    row = (await conn.execute(query)).first()
+    return None if row is None else _instance(row)
 
 
 async def lock(
@@ -77,26 +157,30 @@ async def lock(
 
 async def by_token_hash(
     conn: AsyncConnection, token_hash: str, *, organization_id: int
-) -> Row | None:
+) -> Instance | None:
     """The organization's instance whose token hashes to ``token_hash``."""
     query = sa.select(_t).where(
         _t.c.token_hash == token_hash, _t.c.organization_id == organization_id
     )
-    return (await conn.execute(query)).first()
+    row = (await conn.execute(query)).first()
+    return None if row is None else _instance(row)
 
 
 async def page(
     conn: AsyncConnection, *, organization_id: int, after_id: int | None, limit: int
-) -> list[Row]:
+) -> list[Instance]:
     """The organization's instances in id order, starting after ``after_id``."""
     query = sa.select(_t).where(_t.c.organization_id == organization_id).order_by(_t.c.id)
     if after_id is not None:
         query = query.where(_t.c.id > after_id)
-    return list((await conn.execute(query.limit(limit))).all())
+    return [_instance(row) for row in await conn.execute(query.limit(limit))]
 
 
-async def update(conn: AsyncConnection, instance_id: int, **values: Any) -> None:
-    await conn.execute(sa.update(_t).where(_t.c.id == instance_id).values(**values))
+async def update(conn: AsyncConnection, instance_id: int, change: Change) -> None:
+    """Set the columns ``change`` names."""
+    values = change.columns()
+    if values:
+        await conn.execute(sa.update(_t).where(_t.c.id == instance_id).values(**values))
 
 
 async def delete(conn: AsyncConnection, instance_id: int) -> bool:
@@ -121,9 +205,9 @@ async def claim_refresh_lease(
 
 
 async def release_refresh_lease(
-    conn: AsyncConnection, instance_id: int, *, owner: str, **values: Any
+    conn: AsyncConnection, instance_id: int, *, owner: str, change: Change | None = None
 ) -> bool:
-    """Release the lease held by ``owner``, writing ``values`` in the same statement.
+    """Release the lease held by ``owner``, writing ``change`` in the same statement.
 
     The new token pair is persisted here, so that no other process can see the lease free and
     the old (already spent) refresh token at once. False when the lease was lost.
@@ -131,6 +215,10 @@ async def release_refresh_lease(
     result = await conn.execute(
         sa.update(_t)
         .where(_t.c.id == instance_id, _t.c.refresh_lease_owner == owner)
-        .values(refresh_lease_owner=None, refresh_lease_until=None, **values)
+        .values(
+            refresh_lease_owner=None,
+            refresh_lease_until=None,
+            **(change.columns() if change is not None else {}),
+        )
     )
     return result.rowcount == 1

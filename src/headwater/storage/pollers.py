@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import enum
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -24,16 +25,56 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from headwater.domain import config
 from headwater.storage import tables
 
-KEEP = object()
-"""``next_run_at`` of :func:`finish` that leaves the planned next run as it is."""
+
+class Keep(enum.Enum):
+    """A field of :class:`Finish` left as it is."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
 
 PAUSED = "paused"
 """``disabled_reason`` of a poller its user paused; any other reason means it disabled itself."""
 
-Row = sa.Row[Any]
 _p = tables.pollers
 _v = tables.record_versions
 _i = tables.instances
+
+
+@dataclasses.dataclass(frozen=True)
+class Poller:
+    """A poller row: one resource of one instance, its cursor, schedule, lease and health."""
+
+    id: int
+    instance_id: int
+    resource: str
+    enabled: bool
+    disabled_reason: str | None
+    query_fingerprint: str
+    cursor_ms: int | None
+    start_ms: int | None
+    next_run_at: dt.datetime | None
+    last_run_at: dt.datetime | None
+    next_reconcile_at: dt.datetime | None
+    last_error: str | None
+    consecutive_failures: int
+    last_event_count: int | None
+    run_requested: bool
+    lease_owner: str | None
+    lease_until: dt.datetime | None
+
+
+@dataclasses.dataclass(frozen=True)
+class DisabledPoller(Poller):
+    """A disabled poller with the key and name of its instance."""
+
+    element_key: str
+    instance_name: str
+
+
+def _poller(row: sa.Row[Any]) -> Poller:
+    return Poller(**row._mapping)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,13 +186,13 @@ async def sync(
 # -- reading -------------------------------------------------------------------------------
 
 
-async def for_instance(conn: AsyncConnection, instance_id: int) -> list[Row]:
-    """The instance's poller rows, by resource name."""
+async def for_instance(conn: AsyncConnection, instance_id: int) -> list[Poller]:
+    """The instance's pollers, by resource name."""
     query = sa.select(_p).where(_p.c.instance_id == instance_id).order_by(_p.c.resource)
-    return list((await conn.execute(query)).all())
+    return [_poller(row) for row in await conn.execute(query)]
 
 
-async def disabled(conn: AsyncConnection, *, organization_id: int) -> list[Row]:
+async def disabled(conn: AsyncConnection, *, organization_id: int) -> list[DisabledPoller]:
     """The organization's disabled pollers (paused or disabled themselves), by instance and
     resource, each with its instance's ``element_key`` and ``instance_name``."""
     query = (
@@ -160,12 +201,13 @@ async def disabled(conn: AsyncConnection, *, organization_id: int) -> list[Row]:
         .where(_i.c.organization_id == organization_id, _p.c.enabled.is_(False))
         .order_by(_p.c.instance_id, _p.c.resource)
     )
-    return list((await conn.execute(query)).all())
+    return [DisabledPoller(**row._mapping) for row in await conn.execute(query)]
 
 
-async def get(conn: AsyncConnection, instance_id: int, resource: str) -> Row | None:
+async def get(conn: AsyncConnection, instance_id: int, resource: str) -> Poller | None:
     query = sa.select(_p).where(_p.c.instance_id == instance_id, _p.c.resource == resource)
-    return (await conn.execute(query)).first()
+    row = (await conn.execute(query)).first()
+    return None if row is None else _poller(row)
 
 
 # -- user actions ------------------------------------------------------------------------------
@@ -333,7 +375,7 @@ def _in_order(poller_ids: Iterable[int]) -> Any:
     return ids.with_for_update(key_share=True).scalar_subquery()
 
 
-async def hold(conn: AsyncConnection, poller_id: int, *, owner: str) -> Row | None:
+async def hold(conn: AsyncConnection, poller_id: int, *, owner: str) -> Poller | None:
     """The first statement of a transaction that writes a poll's outcome: locks the poller row
     if ``owner`` still holds its lease, and returns it; None when the lease was lost.
 
@@ -345,24 +387,51 @@ async def hold(conn: AsyncConnection, poller_id: int, *, owner: str) -> Row | No
         .values(lease_owner=owner)
         .returning(*_p.c)
     )
-    return result.first()
+    row = result.first()
+    return None if row is None else _poller(row)
+
+
+@dataclasses.dataclass(frozen=True)
+class Finish:
+    """A poll's (or reconciliation's) outcome as its poller row keeps it; :data:`KEEP` leaves a
+    column as it is. ``release`` gives up the lease."""
+
+    next_run_at: dt.datetime | Keep | None = KEEP
+    release: bool = True
+    cursor_ms: int | Keep = KEEP
+    last_run_at: dt.datetime | Keep = KEEP
+    last_error: str | Keep | None = KEEP
+    consecutive_failures: int | Keep = KEEP
+    last_event_count: int | Keep = KEEP
+    next_reconcile_at: dt.datetime | Keep = KEEP
+    enabled: bool | Keep = KEEP
+    disabled_reason: str | Keep | None = KEEP
+
+    def columns(self) -> dict[str, object]:
+        """The columns it sets, besides ``next_run_at`` and the lease."""
+        names = (
+            "cursor_ms",
+            "last_run_at",
+            "last_error",
+            "consecutive_failures",
+            "last_event_count",
+            "next_reconcile_at",
+            "enabled",
+            "disabled_reason",
+        )
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not KEEP}
 
 
 async def finish(
-    conn: AsyncConnection,
-    poller_id: int,
-    *,
-    owner: str,
-    now: dt.datetime,
-    next_run_at: dt.datetime | object | None = KEEP,
-    release: bool = True,
-    **values: Any,
+    conn: AsyncConnection, poller_id: int, *, owner: str, now: dt.datetime, outcome: Finish
 ) -> bool:
-    """Write a poll's outcome (``values``, and ``next_run_at`` unless it is :data:`KEEP`) and,
-    with ``release``, give up the lease; False when ``owner`` no longer holds it.
+    """Write ``outcome`` and, with ``outcome.release``, give up the lease; False when ``owner``
+    no longer holds it.
 
     A run requested while the poll ran makes the poller due again at ``now``.
     """
+    values = outcome.columns()
+    next_run_at, release = outcome.next_run_at, outcome.release
     planned: Any = _p.c.next_run_at if next_run_at is KEEP else next_run_at
     if planned is None:
         planned = sa.null()

@@ -7,7 +7,6 @@ forgets a poller's versions when its query changes or its resource is removed.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -16,28 +15,20 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from headwater.domain import changes
 from headwater.storage import tables
 
 _v = tables.record_versions
 
 
-@dataclasses.dataclass(frozen=True)
-class Version:
-    """What the poller last knew of one record: ``updated_ms`` None when only its id was listed."""
-
-    updated_ms: int | None
-    content_hash: str
-    deleted: bool = False
-
-
 async def versions(
     conn: AsyncConnection, poller_id: int, object_ids: Iterable[str] | None = None
-) -> dict[str, Version]:
+) -> dict[str, changes.Known]:
     """The remembered versions of ``object_ids`` (default: of every record the poller knows)."""
     query = sa.select(_v.c.object_id, _v.c.updated_ms, _v.c.content_hash, _v.c.deleted).where(
         _v.c.poller_id == poller_id
     )
-    found: dict[str, Version] = {}
+    found: dict[str, changes.Known] = {}
     if object_ids is None:
         batches: list[list[str] | None] = [None]
     else:
@@ -46,11 +37,13 @@ async def versions(
     for batch in batches:
         scoped = query if batch is None else query.where(_v.c.object_id.in_(batch))
         for row in (await conn.execute(scoped)).all():
-            found[row.object_id] = Version(row.updated_ms, row.content_hash, row.deleted)
+            found[row.object_id] = changes.Known(row.updated_ms, row.content_hash, row.deleted)
     return found
 
 
-async def remember(conn: AsyncConnection, poller_id: int, known: Mapping[str, Version]) -> None:
+async def remember(
+    conn: AsyncConnection, poller_id: int, known: Mapping[str, changes.Known]
+) -> None:
     """Store these versions, replacing what the poller knew of those records."""
     if not known:
         return

@@ -6,14 +6,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from headwater.api import auth, deps, schemas
+from headwater.api import auth, deps, examples, schemas
 from headwater.bootstrap import Container
 from headwater.errors import InputError
 
 router = APIRouter(tags=["elements"])
 
 Deps = Annotated[Container, Depends(deps.container)]
-ElementKey = Annotated[str, Path(min_length=1, max_length=64, description="e.g. `acton`")]
+ElementKey = Annotated[
+    str, Path(min_length=1, max_length=64, description=f"e.g. `{examples.SHOWN.key}`")
+]
 
 
 @router.get("/elements")

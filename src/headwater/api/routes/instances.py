@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path, Response
 from fastapi.responses import JSONResponse
 
-from headwater.api import auth, deps, ids, paging, schemas
+from headwater.api import auth, deps, examples, ids, paging, schemas
 from headwater.bootstrap import Container
 
 router = APIRouter(tags=["instances"])
@@ -42,7 +42,7 @@ _PUT_EXAMPLES = {
     "reauthenticate": {
         "summary": "Replace, re-authenticating with a new code",
         "value": {
-            "element": {"key": "acton"},
+            "element": {"key": examples.SHOWN.key},
             "providerData": {"code": "<code from the OAuth redirect>"},
             "configuration": {
                 "oauth.api.key": "<client id>",

@@ -11,9 +11,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping
 
-from headwater.domain import changes
-from headwater.poller import records
-from headwater.storage import versions
+from headwater.domain import changes, records
 
 LISTED_ONLY = ""
 """The content hash of a record known only from an ids-only listing (never emitted)."""
@@ -27,7 +25,7 @@ class Change:
     event_type: str
 
 
-def emitted(version: versions.Version | None) -> changes.Version | None:
+def emitted(version: changes.Known | None) -> changes.Version | None:
     """The last version emitted for a record, if any (listed-only and deleted ones are not)."""
     if version is None or version.deleted or version.content_hash == LISTED_ONLY:
         return None
@@ -36,7 +34,7 @@ def emitted(version: versions.Version | None) -> changes.Version | None:
 
 def detect(
     seen: Iterable[records.Seen],
-    known: Mapping[str, versions.Version],
+    known: Mapping[str, changes.Known],
     *,
     cursor: dt.datetime,
     tolerance_seconds: float,

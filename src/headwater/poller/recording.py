@@ -1,0 +1,97 @@
+"""The one unit of work that records changes: a poll's, a reconciliation's.
+
+In one transaction: lock the instance (the lock order is in :mod:`headwater.storage.db`), check
+that this worker still holds the poller's lease, read what the poller knows of the records
+concerned, let the caller decide (a pure function of that knowledge and the poller row, see
+:mod:`headwater.domain.recording`), then insert the events, remember the versions, queue their
+notification and write the poller's outcome. A crash anywhere before the commit leaves nothing
+behind; a lost lease leaves nothing either (:class:`~headwater.poller.context.LeaseLost`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from headwater.delivery import outbox
+from headwater.domain import changes, recording
+from headwater.poller import context
+from headwater.storage import db, events, instances, pollers, versions
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    """What to record, and the poller's outcome."""
+
+    plan: recording.Plan
+    finish: pollers.Finish
+
+
+@dataclasses.dataclass(frozen=True)
+class Recorded:
+    """What was committed: the decision, and the ids of the events it stored."""
+
+    decision: Decision
+    event_ids: list[int]
+
+
+Decide = Callable[[Mapping[str, changes.Known], pollers.Poller], Decision]
+"""Given the versions the poller knows and its held row: what to record."""
+
+
+async def record(
+    engine: AsyncEngine,
+    claimed: pollers.Claimed,
+    *,
+    element_key: str,
+    hub_key: str,
+    poll_date: dt.datetime,
+    object_ids: Iterable[str] | None,
+    decide: Decide,
+) -> Recorded:
+    """Commit what ``decide`` makes of the poller's knowledge of ``object_ids`` (None: of every
+    record it knows). Raises ``LeaseLost`` when another worker took the poller over."""
+
+    async def unit(conn: AsyncConnection) -> Recorded:
+        await instances.lock(conn, claimed.instance_id)
+        row = await pollers.hold(conn, claimed.id, owner=claimed.lease_owner)
+        if row is None:
+            raise context.LeaseLost()
+        known = await versions.versions(conn, claimed.id, object_ids)
+        decision = decide(known, row)
+        plan = decision.plan
+        event_ids = await events.insert(
+            conn,
+            instance_id=claimed.instance_id,
+            element_key=element_key,
+            hub_key=hub_key,
+            poll_date=poll_date,
+            found=[
+                events.NewEvent(
+                    object_type=claimed.resource,
+                    object_id=event.object_id,
+                    event_type=event.event_type,
+                    date=event.date or poll_date,
+                    raw=event.raw,
+                )
+                for event in plan.events
+            ],
+        )
+        await versions.remember(conn, claimed.id, plan.remember)
+        if event_ids:
+            await outbox.enqueue(
+                conn, instance_id=claimed.instance_id, event_ids=event_ids, now=poll_date
+            )
+        await pollers.finish(
+            conn,
+            claimed.id,
+            owner=claimed.lease_owner,
+            now=dt.datetime.now(dt.UTC),
+            outcome=decision.finish,
+        )
+        return Recorded(decision, event_ids)
+
+    return await db.write(engine, unit)
