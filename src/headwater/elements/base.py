@@ -1,9 +1,11 @@
 """The element interface: all the core knows of a provider.
 
 An element is its declaration (:mod:`headwater.elements.declaration`) plus the behaviour built
-from it (:class:`headwater.elements.element.Element`). The poller, reconciliation, the hub routes
-and the composition root reach a provider only through the ports below: a :class:`Hub` for one
-instance's records, built from a :class:`Connection`, and the OAuth calls of the element.
+from it (:class:`headwater.elements.element.Element`): a hub built from the declaration alone
+(:mod:`headwater.elements.declared_hub`), or one its hooks module provides. The poller,
+reconciliation, the hub routes and the composition root reach a provider only through the ports
+below: a :class:`Hub` for one instance's records, built from a :class:`Connection`, and the
+OAuth calls of the element.
 
 Hub URLs are the hub's own paths (``/hubs/marketing/lists/{listId}/contacts?where=…``), never
 the provider's; the element maps them to its API.
@@ -151,7 +153,10 @@ class Hub(Protocol):
 
 
 class Hooks(Protocol):
-    """What an element's hooks module may provide, where its declaration cannot say it."""
+    """What an element's hooks module may provide, where its declaration cannot say it.
+
+    Each function is optional: without ``hub``, the element's hub is built from its declaration
+    (:class:`headwater.elements.declared_hub.DeclaredHub`)."""
 
     def hub(self, element: object, connection: Connection) -> Hub:
         """The hub of one instance of ``element``."""

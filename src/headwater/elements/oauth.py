@@ -1,14 +1,17 @@
-"""OAuth 2.0 token calls (code exchange, refresh) over aiohttp, with errors translated."""
+"""OAuth 2.0 token calls (code exchange, refresh) and account discovery over aiohttp, with
+errors translated."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
 
+from headwater.domain import paths
 from headwater.elements import base
 from headwater.errors import ProviderRefusal, ProviderUnavailable
 
@@ -122,3 +125,45 @@ def _token_set(body: Mapping[str, Any], status: int) -> base.Grant:
         refresh_token=refresh_token if isinstance(refresh_token, str) and refresh_token else None,
         expires_at=expires_at,
     )
+
+
+async def discover_account(
+    http: aiohttp.ClientSession,
+    url: str,
+    access_token: str,
+    *,
+    header: str = "Authorization",
+    prefix: str = "Bearer ",
+    field: str,
+) -> str:
+    """The account's own API URL, from a discovery call (``GET url`` with the new token in
+    ``header`` after ``prefix``) whose JSON answer holds it at the dotted ``field``."""
+    headers = {header: f"{prefix}{access_token}", "Accept": "application/json"}
+    try:
+        async with http.get(url, headers=headers, allow_redirects=False) as resp:
+            status = resp.status
+            text = await resp.text(errors="replace")
+    except (TimeoutError, aiohttp.ClientError) as error:
+        raise ProviderUnavailable(
+            f"The provider's account discovery call could not be made: {type(error).__name__}",
+            provider_message=str(error) or None,
+        ) from error
+    body = _json_object(text)
+    if status in (400, 401, 403):
+        message = _provider_message(body, text)
+        raise ProviderRefusal(
+            f"The provider refused the account discovery call: {message}",
+            provider_message=message,
+            http_status=status,
+        )
+    try:
+        found = None if body is None or status != 200 else paths.get(body, field)
+    except KeyError:
+        found = None
+    if not isinstance(found, str) or urllib.parse.urlsplit(found).scheme not in ("http", "https"):
+        raise ProviderUnavailable(
+            f"The provider's account discovery call answered {status} without a URL at {field!r}",
+            provider_message=text[:500] or None,
+            http_status=status,
+        )
+    return found
