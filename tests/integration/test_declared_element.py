@@ -139,3 +139,72 @@ async def test_a_declared_element_is_polled_and_its_changes_delivered(
     query = urllib.parse.urlsplit(listed[-1]).query
     assert "updated_since=" in query and "%2B00%3A00" in query, query
     assert "/v1/folders?limit=2&after=f2" in asked
+
+
+async def test_an_element_reached_with_an_api_key_needs_no_oauth(
+    db_url: str,
+    acton_sandbox: ActonSandbox,
+    receiver: Receiver,
+    notes: notes_api.NotesState,
+    tmp_path: Path,
+) -> None:
+    settings = api_settings(
+        db_url,
+        acton_sandbox,
+        tmp_path / "data",
+        elements_path=(ELEMENTS,),
+        tick_seconds=0.05,
+        element_settings={"HEADWATER_NOTESKEY_BASE_URL": notes.url + "/v1"},
+    )
+    key = notes.issue_token()
+    async with running_api(settings, acton_sandbox, loops=True) as api:
+        auth = await api.create_user()
+        described = (await api.call("GET", "elements/noteskey", auth=auth)).json
+        configuration = {
+            "event.notification.enabled": True,
+            "event.poller.refresh_interval": "15",
+            "event.notification.callback.url": receiver.url,
+            "event.notification.signature.key": receiver.secret,
+            "event.poller.configuration": described["events"]["defaultPollerConfiguration"],
+        }
+        body = {"element": {"key": "noteskey"}, "configuration": configuration, "name": "keyed"}
+        missing = await api.call("POST", "instances", auth=auth, json=body)
+        assert missing.status == 400
+        assert missing.json["errors"] == [
+            {"field": "configuration.notes.api.key", "problem": "required: the API key"}
+        ]
+
+        body["configuration"] = {**configuration, "notes.api.key": key}
+        created = await api.call("POST", "instances", auth=auth, json=body)
+        assert created.status == 200, created.text
+        iid = created.json["id"]
+        assert created.json["configuration"]["notes.api.key"] == "********"
+
+        async def ran_once() -> bool:
+            [poller] = (await api.call("GET", f"instances/{iid}/pollers", auth=auth)).json
+            assert poller["lastError"] is None, poller
+            return poller["lastRunDate"] is not None
+
+        await support.eventually(ran_once, what="the first poll")
+        note = notes.add("f1", {"title": "Keyed"})
+        reply = await api.call("POST", f"instances/{iid}/pollers/notes/run", auth=auth)
+        assert reply.status == 202, reply.text
+        arrived = await receiver.wait_for(lambda a: len(_events(a)) >= 1, timeout=20)
+        assert _events(arrived) == [("notes", note, "CREATED")]
+
+        # a key the provider refuses: the poll fails saying so
+        changed = await api.call(
+            "PATCH",
+            f"instances/{iid}/configuration",
+            auth=auth,
+            json={"notes.api.key": "not-a-key"},
+        )
+        assert changed.status == 200, changed.text
+        reply = await api.call("POST", f"instances/{iid}/pollers/notes/run", auth=auth)
+        assert reply.status == 202, reply.text
+
+        async def refused() -> bool:
+            [poller] = (await api.call("GET", f"instances/{iid}/pollers", auth=auth)).json
+            return "API key" in (poller["lastError"] or "")
+
+        await support.eventually(refused, what="the refused key recorded on the poller")

@@ -31,16 +31,14 @@ import yarl
 
 from headwater import errors
 from headwater.domain import paths
-from headwater.elements import base, declaration, limits
+from headwater.elements import base, declaration
 
 _EXCERPT = 200
 MAX_RATE_LIMIT_RETRIES = 3
 MAX_RATE_LIMIT_WAIT = 30.0
 
 # one slot pool per instance: the limiter is the one object all calls of an instance share
-_in_flight: weakref.WeakKeyDictionary[limits.RateLimiter, asyncio.Semaphore] = (
-    weakref.WeakKeyDictionary()
-)
+_in_flight: weakref.WeakKeyDictionary[base.Limiter, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
 @dataclasses.dataclass(frozen=True)

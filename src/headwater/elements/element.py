@@ -50,6 +50,13 @@ class Element:
         return frozenset(self.declaration.events.methods)
 
     @property
+    def api_key_field(self) -> str | None:
+        """The configuration key holding the instance's API key, for an element that
+        authenticates with one (None: it uses OAuth 2)."""
+        api_key = self.declaration.authentication.api_key
+        return api_key.configuration_key if api_key is not None else None
+
+    @property
     def id(self) -> int:
         """The element's numeric id, derived from its key: the same on every node."""
         return zlib.crc32(self.key.encode()) & 0x7FFFFFFF

@@ -17,7 +17,7 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from headwater.domain import config_items, instance_config
-from headwater.elements import base, element, limits, registry
+from headwater.elements import api_keys, base, element, limits, registry
 from headwater.errors import AuthenticationError, InputError, NotFoundError
 from headwater.instances import configuration as conf
 from headwater.instances import pollers, rate, records, views
@@ -178,10 +178,14 @@ class InstanceService:
         account's own API host when the element discovered one."""
         of = self.registry.get(instance.element_key)
         account = self.records.tokens(instance).get("account") or {}
+        source: base.TokenSource = self.tokens(instance.id, instance)
+        if of.api_key_field is not None:
+            key = self.box.open(instance.secrets).get(of.api_key_field)
+            source = api_keys.StoredKey(key if isinstance(key, str) else "")
         return of.hub(
             base.Connection(
                 http=self.http,
-                tokens=self.tokens(instance.id, instance),
+                tokens=source,
                 limiter=self._limiter(instance.id, of.rate_per_second),
                 timeout=self.settings.provider_timeout_seconds,
                 base_url=str(account.get("base_url") or of.base_url),
@@ -209,14 +213,23 @@ class InstanceService:
         The response is the only time the instance token (and a generated signature key) is shown.
         """
         element = self._element(given.element_key)
-        raw, problems = conf.merge({}, given.configuration)
+        key_field = element.api_key_field
+        raw, problems = conf.merge({}, given.configuration, api_key_field=key_field)
         generated = conf.with_signature_key(raw)
         canonical = conf.normalize(
-            element, raw, problems, settings=self.settings, code=given.code, need_code=True
+            element,
+            raw,
+            problems,
+            settings=self.settings,
+            code=given.code,
+            need_code=True,
+            api_key_field=key_field,
         )
-        plain, secret = conf.split(canonical)
-        assert given.code is not None
-        granted = await self._exchange(element, canonical, given.code)
+        plain, secret = conf.split(canonical, key_field)
+        granted: base.Grant | None = None
+        if key_field is None:  # OAuth 2: exchange the code; an API key needs no exchange
+            assert given.code is not None
+            granted = await self._exchange(element, canonical, given.code)
         token = random_secrets.token_urlsafe(32)
         now = _now()
         events = instance_config.InstanceConfig.read(canonical).events_enabled
@@ -231,8 +244,8 @@ class InstanceService:
                 token_hash=hash_token(token),
                 configuration=plain,
                 secrets=self.box.seal(secret),
-                provider_tokens=self._seal_tokens(granted),
-                token_expires_at=granted.expires_at,
+                provider_tokens=None if granted is None else self._seal_tokens(granted),
+                token_expires_at=None if granted is None else granted.expires_at,
                 valid=True,
                 invalid_reason=None,
                 disabled=False,
@@ -272,11 +285,19 @@ class InstanceService:
             )
             if patch.configuration is not None:
                 element = self._element(row.element_key)
-                raw, problems = conf.merge(self._stored(row), patch.configuration)
+                raw, problems = conf.merge(
+                    self._stored(row), patch.configuration, api_key_field=element.api_key_field
+                )
                 if conf.with_signature_key(raw):
                     revealed.append(conf.SIGNATURE_KEY)
-                canonical = conf.normalize(element, raw, problems, settings=self.settings)
-                change = self._with_config(change, canonical)
+                canonical = conf.normalize(
+                    element,
+                    raw,
+                    problems,
+                    settings=self.settings,
+                    api_key_field=element.api_key_field,
+                )
+                change = self._with_config(change, canonical, element.api_key_field)
             await self._save(conn, row, change)
             return await self._row(conn, principal, instance_id), revealed
 
@@ -294,16 +315,30 @@ class InstanceService:
                 problems=[("element.key", f"the instance is of element {current.element_key!r}")]
             )
         element = self._element(given.element_key)
-        raw, problems = conf.merge(self._stored(current), given.configuration, replace=True)
+        key_field = element.api_key_field
+        raw, problems = conf.merge(
+            self._stored(current), given.configuration, replace=True, api_key_field=key_field
+        )
         revealed = [conf.SIGNATURE_KEY] if conf.with_signature_key(raw) else []
-        canonical = conf.normalize(element, raw, problems, settings=self.settings, code=given.code)
-        granted = await self._exchange(element, canonical, given.code) if given.code else None
+        canonical = conf.normalize(
+            element,
+            raw,
+            problems,
+            settings=self.settings,
+            code=given.code,
+            api_key_field=key_field,
+        )
+        granted = None
+        if given.code and key_field is None:
+            granted = await self._exchange(element, canonical, given.code)
 
         async def change(conn: AsyncConnection) -> instances.Instance:
             row = await self._row(conn, principal, instance_id, for_update=True)
             change = self._with_config(
-                instances.Change(name=given.name, tags=list(given.tags)), canonical
+                instances.Change(name=given.name, tags=list(given.tags)), canonical, key_field
             )
+            if key_field is not None:  # a new key is a new chance
+                change = dataclasses.replace(change, valid=True, invalid_reason=None)
             if granted is not None:
                 change = dataclasses.replace(
                     change,
@@ -381,9 +416,9 @@ class InstanceService:
         )
 
     def _with_config(
-        self, change: instances.Change, canonical: Mapping[str, Any]
+        self, change: instances.Change, canonical: Mapping[str, Any], api_key_field: str | None
     ) -> instances.Change:
-        plain, secret = conf.split(canonical)
+        plain, secret = conf.split(canonical, api_key_field)
         return dataclasses.replace(
             change,
             configuration=plain,
