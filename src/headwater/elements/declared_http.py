@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import email.utils
 import json
-import time
 import weakref
 from collections.abc import Mapping
 
@@ -31,7 +29,7 @@ import yarl
 
 from headwater import errors
 from headwater.domain import paths
-from headwater.elements import base, declaration
+from headwater.elements import base, declaration, limits
 
 _EXCERPT = 200
 MAX_RATE_LIMIT_RETRIES = 3
@@ -85,7 +83,7 @@ class Caller:
                 refreshed = True
                 continue
             if status == 429:
-                delay = retry_after(headers)
+                delay = limits.retry_after(headers)
                 delay = float(2**retries) if delay is None else delay
                 self.connection.limiter.hold(delay)
                 if retries < MAX_RATE_LIMIT_RETRIES and waited + delay <= MAX_RATE_LIMIT_WAIT:
@@ -190,20 +188,3 @@ def _headers(raw: Mapping[str, str]) -> dict[str, str]:
     for name, value in raw.items():
         joined[name] = f"{joined[name]}, {value}" if name in joined else value
     return joined
-
-
-def retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from ``Retry-After`` (delta-seconds or an HTTP date); None without one."""
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())

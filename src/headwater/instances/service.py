@@ -407,13 +407,13 @@ class InstanceService:
 
     def _seal_tokens(self, granted: base.Grant) -> str:
         # what the element found of the account (its own API host) is kept with the tokens
-        return self.box.seal(
-            {
-                "access_token": granted.access_token,
-                "refresh_token": granted.refresh_token,
-                "account": dict(granted.account),
-            }
-        )
+        sealed: dict[str, Any] = {
+            "access_token": granted.access_token,
+            "refresh_token": granted.refresh_token,
+        }
+        if granted.account:
+            sealed["account"] = dict(granted.account)
+        return self.box.seal(sealed)
 
     def _with_config(
         self, change: instances.Change, canonical: Mapping[str, Any], api_key_field: str | None

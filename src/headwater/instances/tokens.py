@@ -172,14 +172,15 @@ class InstanceTokens:
         except BaseException:
             await asyncio.shield(self._release())
             raise
-        sealed = self.box.seal(
-            {
-                "access_token": granted.access_token,
-                # a provider that does not rotate refresh tokens keeps the old one valid
-                "refresh_token": granted.refresh_token or state.refresh,
-                "account": dict(granted.account) or state.account,
-            }
-        )
+        pair: dict[str, Any] = {
+            "access_token": granted.access_token,
+            # a provider that does not rotate refresh tokens keeps the old one valid
+            "refresh_token": granted.refresh_token or state.refresh,
+        }
+        account = dict(granted.account) or state.account
+        if account:
+            pair["account"] = account
+        sealed = self.box.seal(pair)
         async with db.transaction(self.engine) as conn:
             kept = await instances.release_refresh_lease(
                 conn,

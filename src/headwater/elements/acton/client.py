@@ -20,7 +20,7 @@ import aiohttp
 import yarl
 
 from headwater import errors
-from headwater.elements import base
+from headwater.elements import base, limits
 from headwater.elements.acton import answers, results
 
 MAX_COUNT = 1000  # Act-On returns at most 1000 rows or lists per call
@@ -212,7 +212,7 @@ class ActonClient:
                 refreshed = True
                 continue
             if answer.status == 429:
-                delay = answers.retry_after(answer.headers)
+                delay = limits.retry_after(answer.headers)
                 if delay is None:
                     delay = float(2**rate_limit_retries)
                 self._limiter.hold(delay)
