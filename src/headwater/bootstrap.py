@@ -23,6 +23,7 @@ from headwater.delivery import dispatch, event_log
 from headwater.delivery import service as delivery_service
 from headwater.elements import registry as registry_module
 from headwater.errors import ConfigurationError
+from headwater.instances import connections
 from headwater.instances import service as instance_service
 from headwater.poller import control
 from headwater.settings import Settings
@@ -47,6 +48,7 @@ class Container:
     secrets: secrets.SecretBox
     registry: registry_module.Registry
     instances: instance_service.InstanceService
+    connections: connections.Connections
     events: event_log.EventService
     deliveries: delivery_service.DeliveryService
     dispatcher: dispatch.Dispatcher
@@ -129,6 +131,14 @@ async def container(settings: Settings, *, loops: bool = True) -> AsyncIterator[
                 http=http,
                 secrets=box,
                 registry=registry,
+                connections=connections.Connections(
+                    settings=settings,
+                    engine=engine,
+                    http=http,
+                    secrets=box,
+                    registry=registry,
+                    node_id=ident,
+                ),
                 instances=instance_service.InstanceService(
                     settings=settings,
                     engine=engine,
