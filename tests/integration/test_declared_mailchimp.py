@@ -1,4 +1,4 @@
-"""Mailchimp declared only as data (``tests/declarations/mailchimp``), against the Mailchimp
+"""Mailchimp's element (``elements/mailchimp/element.yaml``, data only), against the Mailchimp
 sandbox: the code exchange finds the account's API host, and the declared hub lists, filters,
 pages and changes members as Mailchimp serves them."""
 
@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -16,7 +15,6 @@ from headwater import errors
 from headwater.elements import base, element, limits, registry
 from tests.mailchimp_fixtures import MailchimpSandbox
 
-FOLDER = Path(__file__).resolve().parents[1] / "declarations" / "mailchimp"
 REDIRECT = "https://app.example.com/callback"
 
 pytestmark = pytest.mark.mailchimp_sandbox(lists=2, members=7)
@@ -43,7 +41,7 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 def _element(sandbox: MailchimpSandbox) -> element.Element:
     settings = {"HEADWATER_MAILCHIMP_LOGIN_URL": sandbox.url}
-    return registry.build(settings, extra_paths=[FOLDER]).get("mailchimp")
+    return registry.build(settings).get("mailchimp")
 
 
 async def _connect(
