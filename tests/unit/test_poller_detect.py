@@ -91,11 +91,12 @@ def test_an_empty_or_null_date_is_no_date_not_an_error() -> None:
         assert records.read(member | {"timestamp_opt": empty}, resource, where="x").created is None
     with pytest.raises(records.RecordError, match="record m1: its timestamp_opt 'never'"):
         records.read(member | {"timestamp_opt": "never"}, resource, where="x")
-    # a member who never opted in, first seen by this poller, is new to it
-    kind = changes.classify(
-        previous=None, created=None, updated=seen.updated, cursor=CURSOR, tolerance_s=0
-    )
-    assert kind == "CREATED"
+    # a member who never opted in is new to the poller, unless a listing showed it before
+    [new] = detect.detect([seen], {}, cursor=CURSOR, tolerance_seconds=0)
+    assert new.event_type == "CREATED"
+    listed = {"m1": changes.Known(None, detect.LISTED_ONLY)}
+    [old] = detect.detect([seen], listed, cursor=CURSOR, tolerance_seconds=0)
+    assert old.event_type == "UPDATED"
 
 
 def test_new_records_are_created_and_known_ones_updated() -> None:
