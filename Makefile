@@ -1,9 +1,11 @@
 # The quick start is `make demo` and `make test`; both create .venv when needed.
+# `make demo ELEMENT=mailchimp` shows Mailchimp instead of Act-On.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+ELEMENT ?= acton
 
 .PHONY: demo test soak check services bench clean
 
@@ -14,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m headwater.demo
+	$(BIN)/python -m headwater.demo --element $(ELEMENT)
 
 services:
 	bash scripts/services.sh

@@ -1,10 +1,12 @@
 """``make demo``: the whole path on one machine, in well under a minute.
 
-Starts the Act-On sandbox, ``headwater serve`` (SQLite, in a fresh folder under
-``headwater-data/demo``) and the callback receiver; creates a user and an Act-On instance with
-polling through the real OAuth flow (the sandbox's authorize page, Approve pressed); changes
-contacts in the sandbox; waits for the receiver to show the signed notifications; and prints what
-Headwater recorded. On a terminal everything keeps running until Ctrl-C (``--exit`` stops at once).
+Starts the element's sandbox (Act-On by default; ``--element mailchimp``, or ``make demo
+ELEMENT=mailchimp``, for Mailchimp), ``headwater serve`` (SQLite, in a fresh folder under
+``headwater-data/demo``) and the callback receiver; creates a user and an instance with polling
+through the real OAuth flow (the sandbox's authorize page, Approve pressed); changes contacts in
+the sandbox; waits for the receiver to show the signed notifications; and prints what Headwater
+recorded. What differs between elements is in :mod:`headwater.demo_elements`. On a terminal
+everything keeps running until Ctrl-C (``--exit`` stops at once).
 Every process it started is stopped on the way out.
 """
 
@@ -28,6 +30,7 @@ from typing import Any
 
 import aiohttp
 
+from headwater import demo_elements
 from headwater.storage import files
 
 CALLBACK = "https://app.example.com/callback"
@@ -79,8 +82,9 @@ def _command() -> list[str]:
 
 
 class Demo:
-    def __init__(self, *, stay: bool) -> None:
+    def __init__(self, *, stay: bool, element: str = "acton") -> None:
         self.stay = stay
+        self.script = demo_elements.SCRIPTS[element]
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         self.data = Path("headwater-data") / "demo" / stamp
         self.ports = {"sandbox": _port(8100), "api": _port(8000), "receiver": _port(8200)}
@@ -91,7 +95,7 @@ class Demo:
         self.env = {
             **os.environ,
             "HEADWATER_DATA_DIR": str(self.data),
-            "HEADWATER_ACTON_BASE_URL": self.sandbox,
+            self.script.setting: self.sandbox,
             "HEADWATER_ALLOW_PRIVATE_CALLBACKS": "1",
             "HEADWATER_MIN_REFRESH_SECONDS": "2",
             "PYTHONUNBUFFERED": "1",
@@ -166,9 +170,8 @@ class Demo:
         timeout = aiohttp.ClientTimeout(total=30)
         async with aiohttp.ClientSession(timeout=timeout) as http:
             await self.start(
-                "sandbox", "sandbox", "acton", "--port", str(self.ports["sandbox"]),
-                "--lists", "2", "--contacts", "5",
-            )  # fmt: skip
+                "sandbox", *self.script.sandbox_args, "--port", str(self.ports["sandbox"])
+            )
             user = await asyncio.create_subprocess_exec(
                 *_command(), "users", "create", "--org", "Demo", "--json",
                 env=self.env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -180,7 +183,7 @@ class Demo:
             self.auth = f"User {tenant['userSecret']}, Organization {tenant['organizationSecret']}"
             await self.start("serve", "serve", "--port", str(self.ports["api"]))
             await self.wait_up(http, "sandbox", self.sandbox + "/_admin/health")
-            self.say(f"Act-On sandbox on {self.sandbox} (OAuth client sandbox-client)")
+            self.say(f"{self.script.name} sandbox on {self.sandbox} (OAuth client sandbox-client)")
             self.say(
                 "`headwater users create --org Demo --json` → organization "
                 f"{tenant['organizationId']}, user {tenant['userId']}"
@@ -208,7 +211,8 @@ class Demo:
         query = urllib.parse.urlencode(
             {"apiKey": "sandbox-client", "callbackUrl": CALLBACK, "state": "demo"}
         )
-        oauth = await self.call(http, "GET", f"/elements/acton/oauth/url?{query}")
+        key = self.script.key
+        oauth = await self.call(http, "GET", f"/elements/{key}/oauth/url?{query}")
         async with http.get(oauth["oauthUrl"]) as page:
             form = _Form()
             form.feed(await page.text())
@@ -220,8 +224,12 @@ class Demo:
         if not code:
             raise DemoError(f"the authorize page did not redirect with a code: {location!r}")
         self.say(f"Authorize page opened, Approve pressed → redirected with code {code[:8]}…")
+        pollers = self.script.poller_configuration
+        if pollers is None:  # the element's own default, as a client reads it
+            described = await self.call(http, "GET", f"/elements/{key}")
+            pollers = described["events"]["defaultPollerConfiguration"]
         body = {
-            "element": {"key": "acton"},
+            "element": {"key": key},
             "providerData": {"code": code},
             "configuration": {
                 "oauth.api.key": "sandbox-client",
@@ -232,21 +240,10 @@ class Demo:
                 "event.poller.refresh_interval": POLL_EVERY_MINUTES,
                 "event.poller.reconcile_interval": RECONCILE_EVERY_MINUTES,
                 "event.notification.callback.url": f"{self.receiver}/events",
-                "event.poller.configuration": {
-                    "contacts": {
-                        "url": "/hubs/marketing/lists/{listId}/contacts?where=modafter='${epoch}'",
-                        "idField": "_contact_id_",
-                        "datesConfiguration": {
-                            "updatedDateField": "__modified_date",
-                            "updatedDateFormat": "milliseconds",
-                            "createdDateField": "__created_date",
-                            "createdDateFormat": "milliseconds",
-                        },
-                    }
-                },
+                "event.poller.configuration": pollers,
             },
             "tags": ["Demo"],
-            "name": "Act-On with polling",
+            "name": self.script.instance_name,
         }
         instance = await self.call(http, "POST", "/instances", body)
         key = instance["configuration"]["event.notification.signature.key"]
@@ -273,29 +270,12 @@ class Demo:
         raise DemoError("the first poll did not happen within 20 s")
 
     async def change_contacts(self, http: aiohttp.ClientSession, instance_id: int) -> None:
-        state = await self.call(http, "GET", self.sandbox + "/_admin/state")
-        first, second = state["lists"][0], state["lists"][1]
-        updated = [first["contacts"][0]["id"], second["contacts"][1]["id"]]
-        deleted = first["contacts"][2]["id"]
-        for n, contact_id in enumerate(updated):
-            change = {"values": {"Job Title": f"Head of Demos {n + 1}"}}
-            await self.call(http, "PATCH", f"{self.sandbox}/_admin/contacts/{contact_id}", change)
-        new = {
-            "values": {
-                "First Name": "Ada",
-                "Last Name": "Lovelace",
-                "E-mail Address": "ada@example.com",
-            }
-        }
-        created = await self.call(
-            http, "POST", f"{self.sandbox}/_admin/lists/{first['id']}/contacts", new
-        )
-        await self.call(http, "DELETE", f"{self.sandbox}/_admin/contacts/{deleted}")
-        self.say(
-            f"Changed the sandbox: updated {', '.join(updated)}; created {created['id']}; "
-            f"deleted {deleted}"
-        )
-        self.expected = {*updated, created["id"], deleted}
+        async def call(method: str, url: str, body: Any) -> Any:
+            return await self.call(http, method, url, body)
+
+        changed = await self.script.change(call, self.sandbox)
+        self.say(f"Changed the sandbox: {changed.summary}")
+        self.expected = changed.ids
         # deletes are found by reconciliation (every 6 s here); ask for one now
         await self.call(http, "POST", f"/instances/{instance_id}/pollers/contacts/reconcile")
         self.say(
@@ -367,8 +347,8 @@ class Demo:
         await asyncio.Event().wait()
 
 
-async def _main(stay: bool) -> int:
-    demo = Demo(stay=stay)
+async def _main(stay: bool, element: str = "acton") -> int:
+    demo = Demo(stay=stay, element=element)
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
@@ -392,10 +372,16 @@ async def _main(stay: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m headwater.demo", description=__doc__)
     parser.add_argument("--exit", action="store_true", help="Stop once the notifications arrived.")
+    parser.add_argument(
+        "--element",
+        choices=sorted(demo_elements.SCRIPTS),
+        default="acton",
+        help="The element to show, with its sandbox (default: acton).",
+    )
     args = parser.parse_args(argv)
     stay = sys.stdout.isatty() and not args.exit
     try:
-        return asyncio.run(_main(stay))
+        return asyncio.run(_main(stay, args.element))
     except KeyboardInterrupt:
         return 0
 

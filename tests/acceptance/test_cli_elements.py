@@ -40,10 +40,11 @@ def test_list_shows_the_shipped_elements_and_those_in_the_path(tmp_path: Path) -
     assert [line.split() for line in alone.stdout.splitlines()] == [
         ["KEY", "NAME", "HUB", "EVENTS"],
         ["acton", "Act-On", "marketing", "polling"],
+        ["mailchimp", "Mailchimp", "marketing", "polling"],
     ]
     more = _run("list", tmp_path=tmp_path, HEADWATER_ELEMENTS_PATH=str(ELEMENTS))
     assert more.returncode == 0, more.stderr
-    assert more.stdout.splitlines()[2].split() == ["notes", "Notes", "crm", "polling"]
+    assert more.stdout.splitlines()[3].split() == ["notes", "Notes", "crm", "polling"]
 
 
 def test_show_prints_the_declaration_as_yaml(tmp_path: Path) -> None:

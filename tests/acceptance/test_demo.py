@@ -1,4 +1,5 @@
-"""`make demo` (``python -m headwater.demo --exit``) runs the whole path and cleans up after it."""
+"""`make demo` (``python -m headwater.demo --exit``, Act-On) and ``make demo ELEMENT=mailchimp``
+run the whole path and clean up after it."""
 
 from __future__ import annotations
 
@@ -8,11 +9,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
-def test_the_demo_shows_signed_notifications_and_stops_everything(tmp_path: Path) -> None:
+
+@pytest.mark.parametrize("element", ["acton", "mailchimp"])
+def test_the_demo_shows_signed_notifications_and_stops_everything(
+    tmp_path: Path, element: str
+) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWATER_")}
     done = subprocess.run(
-        [sys.executable, "-m", "headwater.demo", "--exit"],
+        [sys.executable, "-m", "headwater.demo", "--exit", "--element", element],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -25,6 +31,8 @@ def test_the_demo_shows_signed_notifications_and_stops_everything(tmp_path: Path
     assert len(verified) >= 1
     for change in ("UPDATED contacts", "CREATED contacts", "DELETED contacts"):
         assert change in out, out
+    name = {"acton": "Act-On", "mailchimp": "Mailchimp"}[element]
+    assert f"{name} sandbox on http://127.0.0.1:" in out, out
     assert re.search(r"verified both signatures of (\d+) of \1 notification", out), out
     assert "NOTIFIED" in out and "delivered" in out
     assert "Stopped the sandbox, the receiver and the server." in out

@@ -3,11 +3,12 @@
 The tour is every ``sh`` block after the ``<!-- tour -->`` marker (to the end of the file, or to a
 ``<!-- /tour -->`` marker when there is one), so that calls added anywhere below are run too.
 Each command runs with bash, in order, in one folder, its shell variables and functions carried
-to the next command. ``headwater sandbox acton``, ``headwater receiver`` and ``headwater serve``
-run in the background, as in their own terminals. Only the tour's ports are replaced, by free
-ones. Every command must exit 0 (curl with ``--fail-with-body``, so that an HTTP error fails it),
-and a ``# → a … b`` line under a command lists text its output must contain; ``# → (within a few
-seconds) …`` runs the command again until it does.
+to the next command. ``headwater sandbox acton``, ``headwater sandbox mailchimp``, ``headwater
+receiver`` and ``headwater serve`` run in the background, as in their own terminals. Only the
+tour's ports are replaced, by free ones. Every command must exit 0 (curl with
+``--fail-with-body``, so that an HTTP error fails it), and a ``# → a … b`` line under a command
+lists text its output must contain; ``# → (within a few seconds) …`` runs the command again until
+it does.
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ import pytest
 README = Path(__file__).resolve().parents[2] / "README.md"
 MARKER = "<!-- tour -->"
 END_MARKER = "<!-- /tour -->"
-TOUR_PORTS = ("8000", "8100", "8200")
+TOUR_PORTS = ("8000", "8100", "8200", "8300")
 EXPECT = "# →"
 EVENTUALLY = "(within a few seconds)"
 EVENTUALLY_SECONDS = 20.0
-SERVER = re.compile(r"(^|\s)headwater (serve|sandbox acton|receiver)\b")
+SERVER = re.compile(r"(^|\s)headwater (serve|sandbox acton|sandbox mailchimp|receiver)\b")
 HEREDOC = re.compile(r"<<-?\s*(['\"]?)(\w+)\1")
 
 
@@ -219,7 +220,7 @@ def reader(db_kind: str, db_url: str, tmp_path: Path) -> Iterator[Reader]:
 
 def test_the_tour_parses_into_commands() -> None:
     steps = tour(README.read_text(), {})
-    assert sum(step.server for step in steps) == 3
+    assert sum(step.server for step in steps) == 4
     assert [s for s in steps if s.server][-1].command.endswith("headwater serve --port 8000")
     curls = [s for s in steps if "curl " in s.command]
     assert len(curls) >= 15

@@ -16,7 +16,7 @@ from tests.api_fixtures import RunningApi
 async def test_catalog(api: RunningApi) -> None:
     auth = await api.create_user()
     listed = await api.call("GET", "elements", auth=auth)
-    assert [e["key"] for e in listed.json] == ["acton"]
+    assert [e["key"] for e in listed.json] == ["acton", "mailchimp"]
     acton = (await api.call("GET", "elements/acton", auth=auth)).json
     assert acton["hubs"] == ["marketing"]
     assert acton["events"]["methods"] == ["polling"]

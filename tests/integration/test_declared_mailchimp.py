@@ -1,4 +1,4 @@
-"""Mailchimp declared only as data (``tests/declarations/mailchimp``), against the Mailchimp
+"""Mailchimp's element (``elements/mailchimp/element.yaml``, data only), against the Mailchimp
 sandbox: the code exchange finds the account's API host, and the declared hub lists, filters,
 pages and changes members as Mailchimp serves them."""
 
@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -16,7 +15,6 @@ from headwater import errors
 from headwater.elements import base, element, limits, registry
 from tests.mailchimp_fixtures import MailchimpSandbox
 
-FOLDER = Path(__file__).resolve().parents[1] / "declarations" / "mailchimp"
 REDIRECT = "https://app.example.com/callback"
 
 pytestmark = pytest.mark.mailchimp_sandbox(lists=2, members=7)
@@ -43,7 +41,7 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 def _element(sandbox: MailchimpSandbox) -> element.Element:
     settings = {"HEADWATER_MAILCHIMP_LOGIN_URL": sandbox.url}
-    return registry.build(settings, extra_paths=[FOLDER]).get("mailchimp")
+    return registry.build(settings).get("mailchimp")
 
 
 async def _connect(
@@ -131,3 +129,33 @@ async def test_members_are_created_changed_and_archived(
     assert refused.value.provider_message, "the problem's detail is quoted"
     with pytest.raises(errors.ProviderNotFound):
         await hub.read(f"{contacts}/0123456789abcdef0123456789abcdef")
+
+
+async def test_rows_that_move_between_pages_are_noticed_not_skipped(
+    mailchimp_sandbox: MailchimpSandbox, http: aiohttp.ClientSession
+) -> None:
+    _, hub = await _connect(mailchimp_sandbox, http)
+    list_id = mailchimp_sandbox.list_id(0)
+    contacts = f"/hubs/marketing/lists/{list_id}/contacts"
+    every = [
+        str(r["id"]) for r in (await hub.fetch(contacts, page_size=100, page_token=None)).records
+    ]
+    first = await hub.fetch(contacts, page_size=3, page_token=None)
+    assert [r["id"] for r in first.records] == every[:3]
+    # the first member is archived: every later row moves up one place
+    mailchimp_sandbox.admin(
+        "POST", "/batch", {"ops": [{"op": "archive", "list": list_id, "email": every[0]}]}
+    )
+    with pytest.raises(base.PagesShifted):
+        await hub.fetch(contacts, page_size=3, page_token=first.next_token)
+    with pytest.raises(base.PagesShifted) as shifted:
+        await hub.fetch(contacts, page_size=3, page_token=first.next_token, read_past_shift=True)
+    # read from far enough back: the row that moved onto the first page is not skipped
+    seen = [str(r["id"]) for r in shifted.value.page.records]
+    assert seen[0] == every[3], seen
+    token = shifted.value.page.next_token
+    while token is not None:
+        page = await hub.fetch(contacts, page_size=3, page_token=token)
+        seen += [str(r["id"]) for r in page.records]
+        token = page.next_token
+    assert seen == every[3:]

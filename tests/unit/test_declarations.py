@@ -16,7 +16,7 @@ from headwater.errors import ConfigurationError
 
 BUILT_IN = Path(declaration.__file__).resolve().parent
 NOTES = Path(__file__).resolve().parents[1] / "elements" / "notes"
-MAILCHIMP = Path(__file__).resolve().parents[1] / "declarations" / "mailchimp"
+MAILCHIMP = BUILT_IN / "mailchimp"
 
 MINIMAL = """\
 key: tiny
@@ -175,7 +175,8 @@ def test_the_catalog_views(tmp_path: Path) -> None:
     lines = catalog.table(found).splitlines()
     assert lines[0].split() == ["KEY", "NAME", "HUB", "EVENTS"]
     assert lines[1].split() == ["acton", "Act-On", "marketing", "polling"]
-    assert lines[2].split() == ["notes", "Notes", "crm", "polling"]
+    assert lines[2].split() == ["mailchimp", "Mailchimp", "marketing", "polling"]
+    assert lines[3].split() == ["notes", "Notes", "crm", "polling"]
     shown = catalog.show(found, "notes")
     assert yaml.safe_load(shown) == yaml.safe_load((NOTES / "element.yaml").read_text())
     valid, report = catalog.validate([NOTES, _write(tmp_path, MINIMAL)])
@@ -189,6 +190,6 @@ def test_the_docs_show_the_declarations_as_they_are() -> None:
     docs = (Path(__file__).resolve().parents[2] / "docs" / "elements.md").read_text()
     blocks = [yaml.safe_load(b.split("```")[0]) for b in docs.split("```yaml\n")[1:]]
     by_key = {b["key"]: b for b in blocks if isinstance(b, dict) and "key" in b}
-    for folder in (BUILT_IN / "acton", NOTES):
+    for folder in (BUILT_IN / "acton", BUILT_IN / "mailchimp", NOTES):
         shipped = yaml.safe_load((folder / "element.yaml").read_text())
         assert by_key[shipped["key"]] == shipped, f"docs/elements.md differs from {folder}"

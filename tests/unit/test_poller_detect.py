@@ -72,6 +72,33 @@ def test_a_record_whose_date_cannot_be_read_fails_naming_the_record() -> None:
         records.read({"_contact_id_": "l-1:5", "__created_date": 1}, RESOURCE, where="x")
 
 
+def test_an_empty_or_null_date_is_no_date_not_an_error() -> None:
+    resource = config.Resource(
+        name="contacts",
+        url="/hubs/marketing/lists/{listId}/contacts",
+        id_field="id",
+        updated_field="last_changed",
+        updated_format="yyyy-MM-dd'T'HH:mm:ssXXX",
+        created_field="timestamp_opt",
+        created_format="yyyy-MM-dd'T'HH:mm:ssXXX",
+    )
+    member = {"id": "m1", "last_changed": "2026-11-29T10:15:00+00:00", "timestamp_opt": ""}
+    seen = records.read(member, resource, where="x")
+    assert seen.created is None
+    assert seen.updated == dt.datetime(2026, 11, 29, 10, 15, tzinfo=dt.UTC)
+    assert seen.date == seen.updated
+    for empty in (None, "  "):
+        assert records.read(member | {"timestamp_opt": empty}, resource, where="x").created is None
+    with pytest.raises(records.RecordError, match="record m1: its timestamp_opt 'never'"):
+        records.read(member | {"timestamp_opt": "never"}, resource, where="x")
+    # a member who never opted in is new to the poller, unless a listing showed it before
+    [new] = detect.detect([seen], {}, cursor=CURSOR, tolerance_seconds=0)
+    assert new.event_type == "CREATED"
+    listed = {"m1": changes.Known(None, detect.LISTED_ONLY)}
+    [old] = detect.detect([seen], listed, cursor=CURSOR, tolerance_seconds=0)
+    assert old.event_type == "UPDATED"
+
+
 def test_new_records_are_created_and_known_ones_updated() -> None:
     fresh = _seen("a", 11_000, 11_000)
     edited_new = _seen("b", 10_500, 12_000)

@@ -2,7 +2,9 @@
 
 A record is reported when its version (updated date and content hash) differs from the last one
 this poller emitted for it. A version older than the one emitted (a stale read) is not reported
-again. CREATED or UPDATED follows :func:`headwater.domain.changes.classify`.
+again. CREATED or UPDATED follows :func:`headwater.domain.changes.classify`, except that a record
+without a created date (an empty one) that an ids-only listing already showed is UPDATED: it
+existed before.
 """
 
 from __future__ import annotations
@@ -55,6 +57,10 @@ def detect(
                 and current.updated_ms < last.updated_ms
             ):
                 continue
+        if last is None and record.created is None and record.object_id in known:
+            # no created date to go by, but a listing showed the record before: not new
+            found.append(Change(record, "UPDATED"))
+            continue
         kind = changes.classify(
             previous=last,
             created=record.created,

@@ -19,7 +19,8 @@ class Seen:
     """A record as one poll saw it.
 
     ``date`` is the date the poller filters and orders by: the updated date, or the created date
-    when ``filterByUpdatedDate`` is false; None when the resource configures neither.
+    when ``filterByUpdatedDate`` is false; None when the resource configures neither. A date
+    field that is null or an empty string is no date (None), not an error.
     """
 
     object_id: str
@@ -75,6 +76,15 @@ def read_id(record: Mapping[str, object], id_field: str, *, where: str) -> str:
     return str(value)
 
 
+def no_date(value: object) -> bool:
+    """Whether a date field's value says "no date": null, or an empty (or blank) string.
+
+    Providers write an unset date this way (Mailchimp's ``timestamp_opt`` is ``""`` for a member
+    who never opted in); it is no date, not an unreadable one, and the record is read without it.
+    """
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def _date(
     record: Mapping[str, object],
     object_id: str,
@@ -88,6 +98,8 @@ def _date(
         value = paths.get(record, field)
     except KeyError:
         raise RecordError(f"record {object_id}: it has no date field '{field}'") from None
+    if no_date(value):
+        return None
     try:
         return dates.parse(value, fmt, tz)
     except ValueError as exc:

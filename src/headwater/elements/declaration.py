@@ -96,6 +96,7 @@ class Paging:
     first_page: int = 1
     token_param: str | None = None
     next_token_field: str | None = None
+    check_shift: bool = False  # offset: each next page re-reads the row before it
 
 
 @dataclasses.dataclass(frozen=True)

@@ -128,6 +128,7 @@ def _resource(raw: Mapping[str, Any]) -> declaration.Resource:
             first_page=paging.get("firstPage", 1),
             token_param=paging.get("tokenParam"),
             next_token_field=paging.get("nextTokenField"),
+            check_shift=bool(paging.get("checkShift", False)),
         ),
         operations=declaration.Operations(
             **{name: _call(operations.get(name)) for name in _OPERATIONS}

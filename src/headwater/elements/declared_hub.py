@@ -11,6 +11,7 @@ Calls, credentials, rate limits and errors: :mod:`headwater.elements.declared_ht
 
 from __future__ import annotations
 
+import dataclasses
 import urllib.parse
 from collections.abc import Mapping
 
@@ -24,6 +25,21 @@ from headwater.elements import declared_paths as hub_paths
 _QUERY_NAMES = ("where", "fields")
 
 
+@dataclasses.dataclass(frozen=True)
+class _Listing:
+    """What one hub listing asks the provider, whatever page it is on."""
+
+    resource: declaration.Resource
+    values: Mapping[str, str]
+    where: list[tuple[str, str]]
+    fields: tuple[str, ...]
+    kind: str
+
+    @property
+    def fingerprint(self) -> str:
+        return hub_tokens.fingerprint(self.resource.name, self.values, self.where, self.fields)
+
+
 class DeclaredHub:
     """The hub of one instance of a declared element."""
 
@@ -34,34 +50,71 @@ class DeclaredHub:
     async def fetch(
         self, url: str, *, page_size: int, page_token: str | None, read_past_shift: bool = False
     ) -> base.HubPage:
-        # a declared provider cannot tell that rows moved between pages: read_past_shift is moot
-        del read_past_shift
         target = hub_paths.resolve(self.declared.resources, url)
         if target.record_id is not None:
             return base.HubPage([await self.read(url)], None)
         resource = target.resource
-        call = self._listing(resource)
         query = _query(url)
-        where = hub_paths.where_params(resource, query.get("where"))
-        fields = _fields(query.get("fields"))
+        listing = _Listing(
+            resource=resource,
+            values=target.values,
+            where=hub_paths.where_params(resource, query.get("where")),
+            fields=_fields(query.get("fields")),
+            kind=f"{self.declared.key}:{resource.name}",
+        )
         rules = resource.paging
         size = paging.page_size(rules, page_size)
-        kind = f"{self.declared.key}:{resource.name}"
-        fingerprint = hub_tokens.fingerprint(resource.name, target.values, where, fields)
         if page_token:
-            position = hub_tokens.decode(page_token, kind, fingerprint)
+            position = hub_tokens.decode(page_token, listing.kind, listing.fingerprint)
         else:
             position = paging.start(rules)
+        if not paging.checks_shift(rules, position):
+            records, after = await self._page(listing, position, size)
+            return self._hub_page(listing, records, after)
+        # one row before the page is asked again: when it is not the row the previous page
+        # ended on, rows moved between the pages (one left before the offset, or one came in)
+        assert position.last_id is not None
+        earlier = hub_tokens.Position(offset=position.offset - 1, last_id=position.last_id)
+        records, after = await self._page(listing, earlier, paging.page_size(rules, size + 1))
+        if records and self._id(resource, records[0]) == position.last_id:
+            return self._hub_page(listing, records[1:], after)
+        message = f"the rows of {url} moved since the previous page: start again from the first"
+        if not read_past_shift:
+            raise base.PagesShifted(message, page=self._hub_page(listing, records, after))
+        raise base.PagesShifted(message, page=await self._reread(listing, position, size))
+
+    async def _reread(
+        self, listing: _Listing, position: hub_tokens.Position, size: int
+    ) -> base.HubPage:
+        """The rows after the previous page's last one, read from far enough back (up to one
+        largest page) that rows the move pushed up are not skipped."""
+        rules = listing.resource.paging
+        end = position.offset + size
+        cap = rules.max_page_size if rules is not None and rules.max_page_size else end
+        start = hub_tokens.Position(offset=max(0, end - cap))
+        records, after = await self._page(listing, start, end - start.offset)
+        ids = [self._id(listing.resource, r) for r in records]
+        if position.last_id in ids:
+            records = records[ids.index(position.last_id) + 1 :]
+        return self._hub_page(listing, records, after)
+
+    async def _page(
+        self, listing: _Listing, position: hub_tokens.Position, size: int
+    ) -> tuple[list[dict[str, object]], hub_tokens.Position | None]:
+        """One provider page at ``position``: its records and where the next one starts."""
+        resource = listing.resource
+        call = self._listing(resource)
+        rules = resource.paging
         if rules is not None and rules.style == "link" and position.cursor is not None:
             request_url = position.cursor
             if not paging.same_origin(request_url, self.caller.base_url):
                 raise errors.InputError(problems=[("nextPage", "is not a page of this listing")])
         else:
-            pairs = [*resource.query.items(), *where]
-            if fields and resource.fields_param:
-                pairs.append((resource.fields_param, ",".join(fields)))
+            pairs = [*resource.query.items(), *listing.where]
+            if listing.fields and resource.fields_param:
+                pairs.append((resource.fields_param, ",".join(listing.fields)))
             pairs += paging.params(rules, position, size)
-            request_url = self._url(call.path, target.values, pairs)
+            request_url = self._url(call.path, listing.values, pairs)
         answer = await self.caller.call(call.method, request_url)
         records = self._records(resource, answer.data, call.method, request_url)
         after = paging.following(
@@ -73,12 +126,30 @@ class DeclaredHub:
             records=records,
             request_url=request_url,
         )
-        if fields and not resource.fields_param:
-            records = [{k: v for k, v in r.items() if k in fields} for r in records]
+        return records, after
+
+    def _hub_page(
+        self,
+        listing: _Listing,
+        records: list[dict[str, object]],
+        after: hub_tokens.Position | None,
+    ) -> base.HubPage:
         token = None
         if after is not None:
-            token = hub_tokens.encode(kind, after.offset, None, fingerprint, cursor=after.cursor)
+            last_id = self._id(listing.resource, records[-1]) if records else None
+            token = hub_tokens.encode(
+                listing.kind, after.offset, last_id, listing.fingerprint, cursor=after.cursor
+            )
+        if listing.fields and not listing.resource.fields_param:
+            records = [{k: v for k, v in r.items() if k in listing.fields} for r in records]
         return base.HubPage(records, token)
+
+    def _id(self, resource: declaration.Resource, record: Mapping[str, object]) -> str | None:
+        try:
+            value = paths.get(record, resource.id_field)
+        except KeyError:
+            return None
+        return None if value is None else str(value)
 
     async def read(self, path: str) -> dict[str, object]:
         target = self._record(path)

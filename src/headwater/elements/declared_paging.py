@@ -1,7 +1,9 @@
 """Paging styles of declared hubs: what a page's request adds, and where the next page starts.
 
 - ``offset``: ``offsetParam`` and ``sizeParam``; the listing ends on a short or empty page, or
-  when ``totalField`` says no more records match.
+  when ``totalField`` says no more records match. With ``checkShift`` each next page is asked
+  from one row earlier: that row must be the one the previous page ended on, else the rows moved
+  (``PagesShifted``).
 - ``pageNumber``: ``pageParam`` (from ``firstPage``) and ``sizeParam``; ends on a short page.
 - ``pageToken``: ``tokenParam`` carries the answer's ``nextTokenField``; ends when it is empty
   (and, as a guard against a provider that loops, when it repeats the token just sent).
@@ -38,6 +40,18 @@ def start(paging: declaration.Paging | None) -> hub_tokens.Position:
     if paging is not None and paging.style == "pageNumber":
         return hub_tokens.Position(offset=paging.first_page)
     return hub_tokens.Position()
+
+
+def checks_shift(paging: declaration.Paging | None, position: hub_tokens.Position) -> bool:
+    """Whether the page at ``position`` is asked from one row earlier, to check that the rows
+    did not move since the previous page (``checkShift``, offset paging, after a first page)."""
+    return (
+        paging is not None
+        and paging.style == "offset"
+        and paging.check_shift
+        and position.offset > 0
+        and position.last_id is not None
+    )
 
 
 def params(
