@@ -203,6 +203,25 @@ async def _create_user(config: settings.Settings, org: str) -> tenants.NewTenant
 
 
 def db_upgrade() -> None:
-    """Apply every pending migration."""
-    _run(lambda config: migrate.upgrade(config.database_url))
-    print(f"database at revision {migrate.head()}")
+    """Apply every pending migration, printing each as it is applied."""
+
+    def applied(revision: str, description: str) -> None:
+        print(f"applied {revision}: {description}", flush=True)
+
+    count = _run(lambda config: _db_upgrade(config, applied))
+    if count == 0:
+        print(f"database already at revision {migrate.head()}")
+    else:
+        print(f"database at revision {migrate.head()} ({count} migration(s) applied)")
+
+
+async def _db_upgrade(config: settings.Settings, applied: migrate.Applied) -> int:
+    count = 0
+
+    def counted(revision: str, description: str) -> None:
+        nonlocal count
+        count += 1
+        applied(revision, description)
+
+    await migrate.upgrade(config.database_url, applied=counted)
+    return count
