@@ -97,6 +97,16 @@ def db_upgrade() -> None:
     runtime.db_upgrade()
 
 
+@db_app.command("backup")
+def db_backup(
+    file: Path = typer.Argument(..., help="Where to write the copy (replaced if it exists)."),
+) -> None:
+    """Copy the SQLite database into FILE while the server runs (PostgreSQL: use pg_dump)."""
+    from headwater import runtime
+
+    runtime.db_backup(file)
+
+
 @sandbox_app.command("acton")
 def sandbox_acton(
     host: str = typer.Option("127.0.0.1"),

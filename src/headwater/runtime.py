@@ -12,13 +12,14 @@ import signal
 import socket
 import sys
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 import uvicorn
 
 from headwater import bootstrap, settings
 from headwater.errors import ConfigurationError, HeadwaterError
-from headwater.storage import db, migrate, tenants
+from headwater.storage import backup, db, migrate, tenants
 
 log = logging.getLogger("headwater")
 T = TypeVar("T")
@@ -225,3 +226,27 @@ async def _db_upgrade(config: settings.Settings, applied: migrate.Applied) -> in
 
     await migrate.upgrade(config.database_url, applied=counted)
     return count
+
+
+def db_backup(target: Path) -> None:
+    """Copy the SQLite database into ``target`` while it stays in use; on a terminal the pages
+    copied are shown as they go, and one line tells what was written."""
+    on_tty = sys.stdout.isatty()
+
+    def progress(copied: int, total: int) -> None:
+        if on_tty:
+            percent = 100 * copied // total if total else 100
+            print(f"\rcopying: {copied}/{total} pages ({percent}%)", end="", flush=True)
+
+    async def copy(config: settings.Settings) -> backup.Copied:
+        # the backup API is synchronous; a thread keeps signals (Ctrl-C) answered
+        return await asyncio.to_thread(
+            backup.sqlite, config.database_url, target, progress=progress
+        )
+
+    try:
+        copied = _run(copy)
+    finally:
+        if on_tty:
+            print()
+    print(f"backed up {copied.pages} page(s), {copied.bytes} bytes, to {copied.path}")
