@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 
-from headwater import bootstrap, settings
+from headwater import bootstrap, logs, settings
 from headwater.errors import ConfigurationError, HeadwaterError
 from headwater.storage import backup, db, migrate, tenants
 
@@ -25,20 +25,21 @@ log = logging.getLogger("headwater")
 T = TypeVar("T")
 
 
-def _configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+def _configure_logging(config: settings.Settings) -> None:
+    logs.configure(config.log_format)
 
 
-def _run(command: Callable[[settings.Settings], Coroutine[Any, Any, T]]) -> T:
-    """Run a command with the environment's settings; a HeadwaterError is printed (without a
-    traceback) and exits with status 1."""
+def _run(
+    command: Callable[[settings.Settings], Coroutine[Any, Any, T]], *, log_lines: bool = False
+) -> T:
+    """Run a command with the environment's settings (with ``log_lines``, log lines go to stderr
+    in ``HEADWATER_LOG_FORMAT``); a HeadwaterError is printed (without a traceback) and exits
+    with status 1."""
     try:
         config = settings.from_env()
         db.async_url(config.database_url)  # an unsupported URL fails here, before anything starts
+        if log_lines:
+            _configure_logging(config)
         return asyncio.run(command(config))
     except HeadwaterError as error:
         print(f"headwater: {error.message}", file=sys.stderr)
@@ -69,8 +70,7 @@ async def _prepare(config: settings.Settings) -> None:
 
 def serve(*, host: str, port: int, workers: bool) -> None:
     """The API (and, unless ``workers`` is false, the background loops) in one process."""
-    _configure_logging()
-    _run(lambda config: _serve(config, host=host, port=port, workers=workers))
+    _run(lambda config: _serve(config, host=host, port=port, workers=workers), log_lines=True)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -111,6 +111,7 @@ async def _serve_on(
                 lifespan="off",
                 ws="none",
                 log_level="info",
+                log_config=None,  # its lines go through ours (logs.configure)
             )
         )
         stop = asyncio.Event()
@@ -147,8 +148,7 @@ async def _serve_on(
 def worker(*, metrics_host: str = "127.0.0.1", metrics_port: int | None = None) -> None:
     """The background loops only, until SIGINT or SIGTERM; with ``metrics_port``, this
     process's Prometheus metrics served at ``/metrics`` there."""
-    _configure_logging()
-    _run(lambda config: _worker(config, metrics_host, metrics_port))
+    _run(lambda config: _worker(config, metrics_host, metrics_port), log_lines=True)
 
 
 async def _worker(config: settings.Settings, metrics_host: str, metrics_port: int | None) -> None:
