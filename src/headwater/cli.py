@@ -78,6 +78,17 @@ def worker(
     runtime.worker(metrics_host=metrics_host, metrics_port=metrics_port)
 
 
+@app.command()
+def status(
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Every instance with its pollers' health (last run, lag, failures), its queue of
+    undelivered notifications and its subscription."""
+    from headwater import runtime
+
+    runtime.status(json_output=json_output)
+
+
 @users_app.command("create")
 def users_create(
     org: str = typer.Option(..., "--org", help="The organization's name."),

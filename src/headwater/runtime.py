@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import uvicorn
 
 from headwater import bootstrap, logs, settings
+from headwater import status as status_report
 from headwater.errors import ConfigurationError, HeadwaterError
 from headwater.storage import backup, db, migrate, tenants
 
@@ -250,3 +251,27 @@ def db_backup(target: Path) -> None:
         if on_tty:
             print()
     print(f"backed up {copied.pages} page(s), {copied.bytes} bytes, to {copied.path}")
+
+
+def status(*, json_output: bool) -> None:
+    """Print every instance with its pollers' health and its queue, as a table or JSON."""
+    now = dt.datetime.now(dt.UTC)
+    report = _run(lambda config: _status(config, now))
+    if json_output:
+        print(json.dumps(status_report.as_json(report, now=now), indent=2))
+    else:
+        print(status_report.table(report, now=now), end="")
+
+
+async def _status(
+    config: settings.Settings, now: dt.datetime
+) -> list[status_report.InstanceHealth]:
+    if config.is_sqlite:
+        backup.source_path(config.database_url)  # says so when there is no database yet
+    engine = db.make_engine(config.database_url)
+    try:
+        if not await migrate.is_current(engine):
+            raise HeadwaterError("the database is not migrated; run `headwater db upgrade` first")
+        return await status_report.gather(engine, now=now)
+    finally:
+        await engine.dispose()
