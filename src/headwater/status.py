@@ -2,7 +2,8 @@
 
 :func:`gather` reads it from the database; :func:`as_json` and :func:`table` render it. A
 poller's lag is how long past its next run it is (``now − nextRunDate``) while it is due and
-not yet run; a poller that is on time has lag 0.
+not yet run; a poller that is on time has lag 0, one that cannot run (paused, or its instance
+disabled, invalid or with events off) none.
 """
 
 from __future__ import annotations
@@ -53,21 +54,19 @@ class InstanceHealth:
         return "ok"
 
 
-def _lag(poller: pollers.Poller, now: dt.datetime) -> float | None:
-    if not poller.enabled or poller.next_run_at is None:
-        return None
-    return max((now - poller.next_run_at).total_seconds(), 0.0)
-
-
-def health(poller: pollers.Poller, now: dt.datetime) -> PollerHealth:
-    """A poller row's health at ``now``."""
+def health(poller: pollers.Poller, now: dt.datetime, *, runs: bool = True) -> PollerHealth:
+    """A poller row's health at ``now``; ``runs`` is false when its instance keeps it from
+    running (disabled, invalid, events off), and then it has no lag."""
+    lag = None
+    if runs and poller.enabled and poller.next_run_at is not None:
+        lag = max((now - poller.next_run_at).total_seconds(), 0.0)
     return PollerHealth(
         resource=poller.resource,
         enabled=poller.enabled,
         disabled_reason=poller.disabled_reason,
         last_run=poller.last_run_at,
         next_run=poller.next_run_at,
-        lag_seconds=_lag(poller, now),
+        lag_seconds=lag,
         consecutive_failures=poller.consecutive_failures,
         last_error=poller.last_error,
         last_event_count=poller.last_event_count,
@@ -84,7 +83,10 @@ async def gather(engine: AsyncEngine, *, now: dt.datetime) -> list[InstanceHealt
         InstanceHealth(
             instance=row,
             backlog=backlogs[row.id],
-            pollers=[health(poller, now) for poller in by_instance.get(row.id, [])],
+            pollers=[
+                health(poller, now, runs=row.valid and row.events_enabled and not row.disabled)
+                for poller in by_instance.get(row.id, [])
+            ],
         )
         for row in instances
     ]
