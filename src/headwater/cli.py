@@ -78,6 +78,17 @@ def worker(
     runtime.worker(metrics_host=metrics_host, metrics_port=metrics_port)
 
 
+@app.command()
+def status(
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Every instance with its pollers' health (last run, lag, failures), its queue of
+    undelivered notifications and its subscription."""
+    from headwater import runtime
+
+    runtime.status(json_output=json_output)
+
+
 @users_app.command("create")
 def users_create(
     org: str = typer.Option(..., "--org", help="The organization's name."),
@@ -95,6 +106,16 @@ def db_upgrade() -> None:
     from headwater import runtime
 
     runtime.db_upgrade()
+
+
+@db_app.command("backup")
+def db_backup(
+    file: Path = typer.Argument(..., help="Where to write the copy (replaced if it exists)."),
+) -> None:
+    """Copy the SQLite database into FILE while the server runs (PostgreSQL: use pg_dump)."""
+    from headwater import runtime
+
+    runtime.db_backup(file)
 
 
 @sandbox_app.command("acton")

@@ -12,32 +12,35 @@ import signal
 import socket
 import sys
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 import uvicorn
 
-from headwater import bootstrap, settings
+from headwater import bootstrap, logs, settings
+from headwater import status as status_report
 from headwater.errors import ConfigurationError, HeadwaterError
-from headwater.storage import db, migrate, tenants
+from headwater.storage import backup, db, migrate, tenants
 
 log = logging.getLogger("headwater")
 T = TypeVar("T")
 
 
-def _configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+def _configure_logging(config: settings.Settings) -> None:
+    logs.configure(config.log_format)
 
 
-def _run(command: Callable[[settings.Settings], Coroutine[Any, Any, T]]) -> T:
-    """Run a command with the environment's settings; a HeadwaterError is printed (without a
-    traceback) and exits with status 1."""
+def _run(
+    command: Callable[[settings.Settings], Coroutine[Any, Any, T]], *, log_lines: bool = False
+) -> T:
+    """Run a command with the environment's settings (with ``log_lines``, log lines go to stderr
+    in ``HEADWATER_LOG_FORMAT``); a HeadwaterError is printed (without a traceback) and exits
+    with status 1."""
     try:
         config = settings.from_env()
         db.async_url(config.database_url)  # an unsupported URL fails here, before anything starts
+        if log_lines:
+            _configure_logging(config)
         return asyncio.run(command(config))
     except HeadwaterError as error:
         print(f"headwater: {error.message}", file=sys.stderr)
@@ -68,8 +71,7 @@ async def _prepare(config: settings.Settings) -> None:
 
 def serve(*, host: str, port: int, workers: bool) -> None:
     """The API (and, unless ``workers`` is false, the background loops) in one process."""
-    _configure_logging()
-    _run(lambda config: _serve(config, host=host, port=port, workers=workers))
+    _run(lambda config: _serve(config, host=host, port=port, workers=workers), log_lines=True)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -110,6 +112,7 @@ async def _serve_on(
                 lifespan="off",
                 ws="none",
                 log_level="info",
+                log_config=None,  # its lines go through ours (logs.configure)
             )
         )
         stop = asyncio.Event()
@@ -146,8 +149,7 @@ async def _serve_on(
 def worker(*, metrics_host: str = "127.0.0.1", metrics_port: int | None = None) -> None:
     """The background loops only, until SIGINT or SIGTERM; with ``metrics_port``, this
     process's Prometheus metrics served at ``/metrics`` there."""
-    _configure_logging()
-    _run(lambda config: _worker(config, metrics_host, metrics_port))
+    _run(lambda config: _worker(config, metrics_host, metrics_port), log_lines=True)
 
 
 async def _worker(config: settings.Settings, metrics_host: str, metrics_port: int | None) -> None:
@@ -203,6 +205,73 @@ async def _create_user(config: settings.Settings, org: str) -> tenants.NewTenant
 
 
 def db_upgrade() -> None:
-    """Apply every pending migration."""
-    _run(lambda config: migrate.upgrade(config.database_url))
-    print(f"database at revision {migrate.head()}")
+    """Apply every pending migration, printing each as it is applied."""
+
+    def applied(revision: str, description: str) -> None:
+        print(f"applied {revision}: {description}", flush=True)
+
+    count = _run(lambda config: _db_upgrade(config, applied))
+    if count == 0:
+        print(f"database already at revision {migrate.head()}")
+    else:
+        print(f"database at revision {migrate.head()} ({count} migration(s) applied)")
+
+
+async def _db_upgrade(config: settings.Settings, applied: migrate.Applied) -> int:
+    count = 0
+
+    def counted(revision: str, description: str) -> None:
+        nonlocal count
+        count += 1
+        applied(revision, description)
+
+    await migrate.upgrade(config.database_url, applied=counted)
+    return count
+
+
+def db_backup(target: Path) -> None:
+    """Copy the SQLite database into ``target`` while it stays in use; on a terminal the pages
+    copied are shown as they go, and one line tells what was written."""
+    on_tty = sys.stdout.isatty()
+
+    def progress(copied: int, total: int) -> None:
+        if on_tty:
+            percent = 100 * copied // total if total else 100
+            print(f"\rcopying: {copied}/{total} pages ({percent}%)", end="", flush=True)
+
+    async def copy(config: settings.Settings) -> backup.Copied:
+        # the backup API is synchronous; a thread keeps signals (Ctrl-C) answered
+        return await asyncio.to_thread(
+            backup.sqlite, config.database_url, target, progress=progress
+        )
+
+    try:
+        copied = _run(copy)
+    finally:
+        if on_tty:
+            print()
+    print(f"backed up {copied.pages} page(s), {copied.bytes} bytes, to {copied.path}")
+
+
+def status(*, json_output: bool) -> None:
+    """Print every instance with its pollers' health and its queue, as a table or JSON."""
+    now = dt.datetime.now(dt.UTC)
+    report = _run(lambda config: _status(config, now))
+    if json_output:
+        print(json.dumps(status_report.as_json(report, now=now), indent=2))
+    else:
+        print(status_report.table(report, now=now), end="")
+
+
+async def _status(
+    config: settings.Settings, now: dt.datetime
+) -> list[status_report.InstanceHealth]:
+    if config.is_sqlite:
+        backup.source_path(config.database_url)  # says so when there is no database yet
+    engine = db.make_engine(config.database_url)
+    try:
+        if not await migrate.is_current(engine):
+            raise HeadwaterError("the database is not migrated; run `headwater db upgrade` first")
+        return await status_report.gather(engine, now=now)
+    finally:
+        await engine.dispose()

@@ -49,6 +49,7 @@ class Settings:
     auth_failure_limit: int = 20
     auth_failure_window_seconds: float = 60.0
     ready_timeout_seconds: float = 5.0
+    log_format: str = "text"
     # every other HEADWATER_* variable, for the elements to read the ones they declare
     element_settings: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
@@ -71,6 +72,7 @@ TEXT, PATH, BOOLEAN, SECONDS_LIST = "text", "path", "boolean", "list of seconds"
 NUMBER, POSITIVE, COUNT = "number ≥ 0", "number > 0", "integer ≥ 1"
 WHOLE = "integer ≥ 0"
 PATH_LIST = "paths"
+LOG_FORMAT = "`text` or `json`"
 
 # settings each element reads for itself, named after its key
 _ELEMENT_ROWS = (
@@ -139,6 +141,9 @@ _FIELDS: tuple[Variable, ...] = (
              "the sliding window of `HEADWATER_AUTH_FAILURE_LIMIT`"),
     Variable("HEADWATER_READY_TIMEOUT_SECONDS", "ready_timeout_seconds", POSITIVE,
              "how long `/readyz` waits for its test write to the database before answering 503"),
+    Variable("HEADWATER_LOG_FORMAT", "log_format", LOG_FORMAT,
+             "`json`: one JSON object per log line, with the request, instance, poller, poll, "
+             "event and delivery ids it concerns"),
 )  # fmt: skip
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -166,6 +171,13 @@ def _count(name: str, raw: str, *, least: int = 1) -> int:
     return value
 
 
+def _choice(name: str, raw: str, choices: tuple[str, ...]) -> str:
+    text = raw.strip().lower()
+    if text not in choices:
+        raise ConfigurationError(f"{name}={raw!r} must be one of: {', '.join(choices)}")
+    return text
+
+
 def _boolean(name: str, raw: str) -> bool:
     text = raw.strip().lower()
     if text not in _TRUE | _FALSE:
@@ -183,6 +195,7 @@ _PARSERS: dict[str, Callable[[str, str], object]] = {
     POSITIVE: lambda name, raw: _number(name, raw, positive=True),
     COUNT: _count,
     WHOLE: lambda name, raw: _count(name, raw, least=0),
+    LOG_FORMAT: lambda name, raw: _choice(name, raw, ("text", "json")),
 }
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 import headwater
+from headwater.storage import migrate
 from tests import databases
 from tests.api_fixtures import CALLBACK_URL, docs_configuration
 from tests.sandbox_fixtures import ActonSandbox
@@ -78,7 +79,19 @@ def test_users_create_json(tmp_path: Path) -> None:
 def test_db_upgrade(db_url: str, tmp_path: Path) -> None:
     result = _run(["db", "upgrade"], _env(tmp_path, HEADWATER_DATABASE_URL=db_url), tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "revision" in result.stdout
+    assert result.stdout.splitlines()[-1].startswith("database already at revision ")
+
+
+def test_db_upgrade_prints_each_migration(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    result = _run(["db", "upgrade"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    revisions = migrate.revisions()
+    assert [line.split(":")[0] for line in lines[:-1]] == [f"applied {r}" for r in revisions]
+    assert lines[-1] == (
+        f"database at revision {revisions[-1]} ({len(revisions)} migration(s) applied)"
+    )
 
 
 def _one_line_failure(result: subprocess.CompletedProcess[str], *needles: str) -> None:

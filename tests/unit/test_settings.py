@@ -47,6 +47,7 @@ def test_each_row_is_read_from_the_environment() -> None:
         settings.COUNT: ("7", 7),
         settings.WHOLE: ("0", 0),
         settings.PATH_LIST: ("/a:/b", (Path("/a"), Path("/b"))),
+        settings.LOG_FORMAT: ("JSON", "json"),
     }
     for row in settings.variables():
         raw, expected = samples[row.kind]
@@ -73,6 +74,7 @@ def test_defaults_and_the_data_folder() -> None:
         ("HEADWATER_POLL_OVERLAP_SECONDS", "-1", "0 or more"),
         ("HEADWATER_ALLOW_PRIVATE_CALLBACKS", "sure", "is not a boolean"),
         ("HEADWATER_RETRY_SCHEDULE", "4,x", "comma-separated list of seconds"),
+        ("HEADWATER_LOG_FORMAT", "yaml", "must be one of: text, json"),
     ],
 )
 def test_a_bad_value_names_the_variable(name: str, raw: str, problem: str) -> None:

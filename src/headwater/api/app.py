@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from headwater import __version__
+from headwater import __version__, logs
 from headwater.api import auth, auth_first, body, notification, openapi, route_hints
 from headwater.bootstrap import Container
 from headwater.errors import HeadwaterError, InputError, ProviderError, StorageError
@@ -241,7 +241,8 @@ class RequestIdMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            with logs.bound(request_id=rid):
+                await self.app(scope, receive, send_with_id)
         except Exception:
             log.exception("request %s %s %s crashed", rid, scope.get("method"), scope.get("path"))
             if started:

@@ -14,7 +14,7 @@ import logging
 import time
 from typing import Protocol
 
-from headwater import metrics
+from headwater import logs, metrics
 from headwater.delivery import dispatch
 from headwater.errors import HeadwaterError
 from headwater.settings import Settings
@@ -69,7 +69,14 @@ async def run(container: Deps, stop: asyncio.Event) -> None:
                     log.warning("claiming deliveries failed: %s", error)
                     claimed, pause = [], ERROR_PAUSE_SECONDS
                 for item in claimed:
-                    task = asyncio.create_task(delivering.deliver(item), name=f"delivery-{item.id}")
+                    ids = logs.context(
+                        delivery_id=item.id,
+                        notification_id=item.notification_id,
+                        instance_id=item.instance_id,
+                    )
+                    task = asyncio.create_task(
+                        delivering.deliver(item), name=f"delivery-{item.id}", context=ids
+                    )
                     in_flight.add(task)
                     task.add_done_callback(finished)
                 if claimed and len(claimed) == free:

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from headwater import errors
+from headwater import errors, logs
 from headwater.poller import context, service
 from headwater.storage import db, pollers
 
@@ -118,7 +118,9 @@ class Scheduler:
 
     def _start(self, group: list[pollers.Claimed]) -> None:
         task = asyncio.create_task(
-            self.runner(self.deps, group), name=f"poll-instance-{group[0].instance_id}"
+            self.runner(self.deps, group),
+            name=f"poll-instance-{group[0].instance_id}",
+            context=logs.context(instance_id=group[0].instance_id),
         )
         self._running[task] = group
         task.add_done_callback(self._finished)

@@ -146,6 +146,7 @@ async def poll_once(
         dates.iso(dates.from_ms(cursor_ms)),
         dates.iso(dates.from_ms(new_cursor)),
         " (pages shifted; cursor kept)" if read.shifted else "",
+        extra={"event_ids": list(event_ids)},
     )
     return Outcome(
         claimed.id, claimed.resource, status, len(event_ids), None, new_cursor, read.rereads

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -16,11 +18,21 @@ from headwater.storage import db
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _config(connection: Connection | None = None) -> Config:
+Applied = Callable[[str, str], None]
+"""Told of each migration as it is applied: its revision and its one-line description."""
+
+
+def _config(connection: Connection | None = None, applied: Applied | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     if connection is not None:
         config.attributes["connection"] = connection
+    if applied is not None:
+
+        def on_version_apply(*, step: Any, **_: Any) -> None:
+            applied(str(step.up_revision_id), (step.up_revision.doc or "").strip())
+
+        config.attributes["on_version_apply"] = on_version_apply
     return config
 
 
@@ -35,19 +47,28 @@ def _current(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
-async def upgrade_engine(engine: AsyncEngine) -> None:
-    """Apply every pending migration."""
+async def upgrade_engine(
+    engine: AsyncEngine, *, to: str = "head", applied: Applied | None = None
+) -> None:
+    """Apply every pending migration (up to revision ``to``); ``applied`` hears of each."""
     async with db.translated(), engine.begin() as conn:
-        await conn.run_sync(lambda sync: command.upgrade(_config(sync), "head"))
+        await conn.run_sync(lambda sync: command.upgrade(_config(sync, applied), to))
 
 
-async def upgrade(url: str) -> None:
-    """Apply every pending migration to the database at ``url``."""
+async def upgrade(url: str, *, to: str = "head", applied: Applied | None = None) -> None:
+    """Apply every pending migration to the database at ``url`` (up to revision ``to``);
+    ``applied`` hears of each as it is applied."""
     engine = db.make_engine(url)
     try:
-        await upgrade_engine(engine)
+        await upgrade_engine(engine, to=to, applied=applied)
     finally:
         await engine.dispose()
+
+
+def revisions() -> list[str]:
+    """Every revision the code knows, oldest first."""
+    script = ScriptDirectory.from_config(_config())
+    return [revision.revision for revision in reversed(list(script.walk_revisions()))]
 
 
 async def current(engine: AsyncEngine) -> str | None:
