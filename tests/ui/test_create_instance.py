@@ -14,9 +14,7 @@ from tests.ui.conftest import UiServer
 pytestmark = pytest.mark.acton_sandbox(lists=1, contacts=3)
 
 
-def test_create_an_acton_instance_with_polling_and_see_its_events(
-    page: Any, ui: UiServer
-) -> None:
+def test_create_an_acton_instance_with_polling_and_see_its_events(page: Any, ui: UiServer) -> None:
     tenant = ui.tenant()
     browsing.sign_in(page, ui, tenant)
     page.get_by_role("link", name="Create instance").first.click()

@@ -82,11 +82,10 @@ async def submit_instance(request: Request) -> Response:
         form.copy_resource(int(copy) if copy.isdigit() else -1)
         return _form_page(request, who, form)
     configuration = form.configuration()
-    if not form.errors:
-        try:
-            data.validate(web.container(request), of, configuration)
-        except InputError as error:
-            form.place(error.problems or [("", error.message)])
+    try:  # every problem at once: the form's own and the API's
+        data.validate(web.container(request), of, configuration)
+    except InputError as error:
+        form.place(error.problems or [("", error.message)])
     if form.errors:
         return _form_page(request, who, form, 400)
     state = random_secrets.token_urlsafe(24)
