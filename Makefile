@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: demo test soak check services bench clean
+.PHONY: demo test soak check services ui-deps bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,10 @@ demo: $(STAMP)
 services:
 	bash scripts/services.sh
 
-test: $(STAMP) services
+ui-deps:
+	bash scripts/ui-test-deps.sh
+
+test: $(STAMP) services ui-deps
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 soak: $(STAMP) services
