@@ -116,10 +116,12 @@ class InstanceForm:
         configuration: dict[str, Any] = {
             key: value.strip() for key, value in self.values.items() if key in KEYS
         }
-        configuration["event.notification.enabled"] = self.values["event.notification.enabled"]
+        configuration["event.notification.enabled"] = self.values.get(
+            "event.notification.enabled", "false"
+        )
         for key in ("event.notification.callback.url", "event.poller.refresh_interval"):
-            if not configuration[key]:
-                del configuration[key]
+            if not configuration.get(key):
+                configuration.pop(key, None)
         polled: dict[str, Any] = {}
         for index, row in enumerate(self.resources):
             if not row.poll:
