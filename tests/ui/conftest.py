@@ -72,9 +72,12 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
+def page(browser: Any, ui: UiServer) -> Iterator[Any]:
     """A fresh browser context and page at laptop size; axe is injected despite the pages'
-    Content-Security-Policy (``bypass_csp``), which stays on for the pages' own content."""
+    Content-Security-Policy (``bypass_csp``), which stays on for the pages' own content.
+
+    It needs ``ui`` so that it closes first: the server then has no browser connection left to
+    wait for when it stops."""
     context = browser.new_context(viewport={"width": 1280, "height": 860}, bypass_csp=True)
     context.set_default_timeout(15_000)
     tab = context.new_page()

@@ -72,3 +72,19 @@ def test_copy_a_resource_configuration_to_poll_another(page: Any, ui: UiServer) 
     page.get_by_role("button", name="Create Instance").click()
     assert "already polled" in _problem(page, "resource-1-name")
     browsing.check_accessibility(page, "create form, two resources")
+
+
+def test_every_element_gets_its_own_form(page: Any, ui: UiServer) -> None:
+    browsing.sign_in(page, ui, ui.tenant())
+    for element in ui.running.container.registry.all():
+        page.goto(ui.root + "/instances/new")
+        page.get_by_role("link", name=element.name, exact=True).click()
+        offered = page.locator("input[name='event.vendor.type']")
+        values = {offered.nth(i).get_attribute("value") for i in range(offered.count())}
+        assert values == set(element.event_methods), element.key
+        defaults = element.poller_defaults()
+        names = [page.locator(f"#resource-{i}-name").input_value() for i in range(len(defaults))]
+        assert names == list(defaults), element.key
+        browsing.check_accessibility(page, f"create form of {element.key}")
+    reply = page.goto(ui.root + "/instances/new?element=nothing-like-it")
+    assert reply is not None and reply.status == 404
