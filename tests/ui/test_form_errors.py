@@ -15,7 +15,8 @@ pytestmark = pytest.mark.acton_sandbox(lists=1, contacts=1)
 def _problem(page: Any, field_id: str) -> str:
     field = page.locator(f"#{field_id}")
     assert field.get_attribute("aria-invalid") == "true", field_id
-    described = field.get_attribute("aria-describedby")
+    notes = field.get_attribute("aria-describedby").split()
+    (described,) = [note for note in notes if note.endswith("-problem")]
     text: str = page.locator(f"#{described}").inner_text()
     # the problem is shown right after its field, in the same block
     assert page.locator(f"#{field_id} ~ #{described}").count() == 1
