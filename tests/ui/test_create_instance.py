@@ -88,3 +88,27 @@ def test_create_an_acton_instance_with_polling_and_see_its_events(page: Any, ui:
     page.goto(f"{ui.root}/instances/{instance_id}")
     browsing.check_accessibility(page, "instance, phone width")
     browsing.screenshot(page, "instance-phone")
+
+
+def test_a_denied_or_foreign_authorization_creates_nothing_and_keeps_the_form(
+    page: Any, ui: UiServer
+) -> None:
+    browsing.sign_in(page, ui, ui.tenant())
+    page.goto(f"{ui.root}/oauth/callback?code=stolen&state=not-yours")
+    assert "does not match a form of yours" in page.get_by_role("alert").inner_text()
+
+    page.goto(ui.root + "/instances/new?element=acton")
+    page.get_by_label("Name", exact=True).fill("Denied one")
+    page.get_by_label("OAuth key (client id)").fill(ui.sandbox.client_id)
+    page.get_by_label("OAuth secret (client secret)").fill(ui.sandbox.client_secret)
+    page.get_by_label("Callback URL for notifications").fill(ui.receiver.url)
+    page.get_by_role("button", name="Create Instance").click()
+    page.wait_for_url(re.compile(re.escape(ui.sandbox.url) + "/authorize"))
+    page.get_by_role("button", name="Deny").click()
+    page.wait_for_url(re.compile(re.escape(ui.root) + "/oauth/callback"))
+    assert "did not authorize" in page.get_by_role("alert").inner_text()
+    assert page.get_by_label("Name", exact=True).input_value() == "Denied one"
+    assert page.get_by_label("OAuth key (client id)").input_value() == ui.sandbox.client_id
+    browsing.check_accessibility(page, "create form after a denial")
+    page.goto(ui.root + "/")
+    assert "No instances yet" in page.locator("main").inner_text()

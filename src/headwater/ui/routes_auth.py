@@ -92,7 +92,8 @@ async def sign_in(request: Request) -> Response:
     target = web.first(fields, "next", "/")
     nonce = request.cookies.get(sessions.PRE_COOKIE, "")
     expected = web.signer(request).token_for(_SIGN_IN, nonce)
-    if not nonce or not random_secrets.compare_digest(web.first(fields, "csrf"), expected):
+    given = web.first(fields, "csrf").encode()
+    if not nonce or not random_secrets.compare_digest(given, expected.encode()):
         expired = {"form": "The sign-in form had expired; it is fresh now: sign in again."}
         return _form(request, 403, expired, next=target, organization=organization)
     errors: dict[str, str] = {}

@@ -128,7 +128,7 @@ def _pending(request: Request, who: sessions.Session, state: str) -> forms.Insta
     except (HeadwaterError, KeyError, ValueError, zlib.error):
         raise stale from None
     fresh = time.time() - float(pending.get("at", 0)) < PENDING_SECONDS
-    same = random_secrets.compare_digest(str(pending.get("state", "")), state)
+    same = random_secrets.compare_digest(str(pending.get("state", "")).encode(), state.encode())
     if not (fresh and same and pending.get("sid") == who.sid):
         raise stale
     return forms.InstanceForm.load(pending["form"])

@@ -56,7 +56,7 @@ class Signer:
         if not token or token.count(".") != 1:
             return None
         body, mac = token.split(".")
-        if not hmac.compare_digest(mac, self._mac(purpose, body)):
+        if not hmac.compare_digest(mac.encode(), self._mac(purpose, body).encode()):
             return None
         try:
             value = json.loads(_unb64(body))
