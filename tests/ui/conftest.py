@@ -44,6 +44,12 @@ REQUIRED = os.environ.get("CI") == "true"
 T = TypeVar("T")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The browser tests run last: while the browser is open, Playwright's sync API keeps its
+    event loop marked as running on the main thread, where no other test could run its own."""
+    items.sort(key=lambda item: item.path.is_relative_to(HERE))
+
+
 def _missing(what: str) -> None:
     message = f"{what} is missing; `make test` installs it (scripts/ui-test-deps.sh)"
     if REQUIRED:
