@@ -11,7 +11,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "headwater"
 
-ENTRY_POINTS = {"api", "ui", "cli", "runtime", "demo", "bootstrap"}
+ENTRY_POINTS = {"api", "ui", "cli", "runtime", "demo", "bootstrap", "metrics_server"}
 SERVICES = {"poller", "delivery", "instances"}
 ADAPTERS = {"storage", "elements", "sandbox"}
 
@@ -133,3 +133,19 @@ def test_no_module_outside_an_element_names_a_provider(path: Path) -> None:
         }
     )
     assert named == [], f"{path.relative_to(SRC)} names provider(s) {named} in its code"
+
+
+# readiness reads the migration head and probes a write itself: that is its job
+ROUTES_WITH_STORAGE = {"health.py"}
+
+
+@pytest.mark.parametrize(
+    "path", sorted((SRC / "api" / "routes").glob("*.py")), ids=lambda p: p.name
+)
+def test_routes_reach_the_database_only_through_services(path: Path) -> None:
+    if path.name in ROUTES_WITH_STORAGE:
+        return
+    text = path.read_text()
+    storage = sorted(name for name in _imports(path) if name.startswith("headwater.storage"))
+    assert storage == [], f"api/routes/{path.name} imports storage: {storage}"
+    assert ".engine" not in text, f"api/routes/{path.name} uses the engine itself"

@@ -19,9 +19,13 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from headwater import __version__
+from headwater.delivery import dispatch, event_log
+from headwater.delivery import service as delivery_service
 from headwater.elements import registry as registry_module
 from headwater.errors import ConfigurationError
+from headwater.instances import connections
 from headwater.instances import service as instance_service
+from headwater.poller import control
 from headwater.settings import Settings
 from headwater.storage import db, secrets
 
@@ -44,6 +48,11 @@ class Container:
     secrets: secrets.SecretBox
     registry: registry_module.Registry
     instances: instance_service.InstanceService
+    connections: connections.Connections
+    events: event_log.EventService
+    deliveries: delivery_service.DeliveryService
+    dispatcher: dispatch.Dispatcher
+    pollers: control.PollerControl
     node_id: str
     loops: list[Loop] = dataclasses.field(default_factory=list)
 
@@ -104,7 +113,11 @@ async def container(settings: Settings, *, loops: bool = True) -> AsyncIterator[
     ``loops=False`` (an API-only node, most tests) leaves ``Container.loops`` empty.
     """
     key = resolve_secret_key(settings)
-    engine = db.make_engine(settings.database_url)
+    # a connection for every poll and delivery the process runs at once
+    engine = db.make_engine(
+        settings.database_url,
+        pool_size=settings.poll_concurrency + settings.delivery_concurrency,
+    )
     try:
         box = await secrets.open_box(engine, key)
         async with http_session(settings) as http:
@@ -118,6 +131,14 @@ async def container(settings: Settings, *, loops: bool = True) -> AsyncIterator[
                 http=http,
                 secrets=box,
                 registry=registry,
+                connections=connections.Connections(
+                    settings=settings,
+                    engine=engine,
+                    http=http,
+                    secrets=box,
+                    registry=registry,
+                    node_id=ident,
+                ),
                 instances=instance_service.InstanceService(
                     settings=settings,
                     engine=engine,
@@ -126,6 +147,14 @@ async def container(settings: Settings, *, loops: bool = True) -> AsyncIterator[
                     registry=registry,
                     node_id=ident,
                 ),
+                events=event_log.EventService(engine=engine),
+                deliveries=delivery_service.DeliveryService(
+                    settings=settings, engine=engine, http=http, secrets=box
+                ),
+                dispatcher=dispatch.Dispatcher(
+                    settings=settings, engine=engine, http=http, secrets=box, owner=ident
+                ),
+                pollers=control.PollerControl(engine=engine),
                 node_id=ident,
                 loops=background_loops() if loops else [],
             )

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
 import typer
 
 from headwater import __version__
+
+if TYPE_CHECKING:
+    from headwater.elements import registry
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -14,7 +20,12 @@ app = typer.Typer(
 users_app = typer.Typer(no_args_is_help=True, help="Organizations and users.")
 db_app = typer.Typer(no_args_is_help=True, help="The database.")
 sandbox_app = typer.Typer(no_args_is_help=True, help="Local stand-ins for providers.")
+elements_app = typer.Typer(
+    no_args_is_help=True,
+    help="Elements (providers): those shipped and those in HEADWATER_ELEMENTS_PATH.",
+)
 app.add_typer(users_app, name="users")
+app.add_typer(elements_app, name="elements")
 app.add_typer(db_app, name="db")
 app.add_typer(sandbox_app, name="sandbox")
 
@@ -55,11 +66,16 @@ def serve(
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    metrics_port: int | None = typer.Option(
+        None, help="Serve this worker's Prometheus metrics at /metrics on this port."
+    ),
+    metrics_host: str = typer.Option("127.0.0.1", help="Address of the metrics endpoint."),
+) -> None:
     """Run pollers and deliveries only; start as many as you like against PostgreSQL."""
     from headwater import runtime
 
-    runtime.worker()
+    runtime.worker(metrics_host=metrics_host, metrics_port=metrics_port)
 
 
 @users_app.command("create")
@@ -142,6 +158,67 @@ def sandbox_mailchimp(
         connection_limit=connection_limit,
         lenient_dates=lenient_dates,
     )
+
+
+def _catalog() -> registry.Registry:
+    """The catalog this server would build: the shipped elements and HEADWATER_ELEMENTS_PATH."""
+    from headwater import settings
+    from headwater.elements import registry
+
+    found = settings.from_env()
+    return registry.build(found.element_settings, extra_paths=found.elements_path)
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(message, err=True)
+    raise typer.Exit(1)
+
+
+@elements_app.command("list")
+def elements_list() -> None:
+    """One line per element: key, name, hub and event methods."""
+    from headwater.elements import catalog
+    from headwater.errors import HeadwaterError
+
+    try:
+        found = _catalog()
+    except HeadwaterError as error:
+        _fail(error.message)
+    typer.echo(catalog.table(found), nl=False)
+
+
+@elements_app.command("show")
+def elements_show(key: str = typer.Argument(..., help="The element's key.")) -> None:
+    """The declaration of element KEY, as YAML."""
+    from headwater.elements import catalog
+    from headwater.errors import HeadwaterError
+
+    try:
+        typer.echo(catalog.show(_catalog(), key), nl=False)
+    except HeadwaterError as error:
+        _fail(error.message)
+
+
+@elements_app.command("validate")
+def elements_validate(
+    paths: list[Path] = typer.Argument(..., help="element.yaml files or their folders."),
+) -> None:
+    """Check declarations against the schema: prints "ok", or each problem with its line and key
+    path (and exits 1)."""
+    from headwater.elements import catalog
+
+    valid, report = catalog.validate(paths)
+    typer.echo(report, nl=False)
+    if not valid:
+        raise typer.Exit(1)
+
+
+@elements_app.command("schema")
+def elements_schema() -> None:
+    """Print the JSON Schema of element declarations."""
+    from headwater.elements import schema
+
+    typer.echo(schema.text(), nl=False)
 
 
 @app.command()

@@ -143,19 +143,26 @@ async def _serve_on(
             await loops
 
 
-def worker() -> None:
-    """The background loops only, until SIGINT or SIGTERM."""
+def worker(*, metrics_host: str = "127.0.0.1", metrics_port: int | None = None) -> None:
+    """The background loops only, until SIGINT or SIGTERM; with ``metrics_port``, this
+    process's Prometheus metrics served at ``/metrics`` there."""
     _configure_logging()
-    _run(_worker)
+    _run(lambda config: _worker(config, metrics_host, metrics_port))
 
 
-async def _worker(config: settings.Settings) -> None:
+async def _worker(config: settings.Settings, metrics_host: str, metrics_port: int | None) -> None:
+    from headwater import metrics_server
+
     await _prepare(config)
+    sock = None if metrics_port is None else _listen(metrics_host, metrics_port)
     async with bootstrap.container(config) as container:
         stop = asyncio.Event()
         _on_signals(stop.set)
-        log.info("worker %s started with %d loops", container.node_id, len(container.loops))
-        await bootstrap.run_loops(container, stop)
+        async with metrics_server.serving(sock):
+            if sock is not None:
+                log.info("worker metrics on http://%s:%s/metrics", *sock.getsockname()[:2])
+            log.info("worker %s started with %d loops", container.node_id, len(container.loops))
+            await bootstrap.run_loops(container, stop)
         log.info("worker %s stopped", container.node_id)
 
 

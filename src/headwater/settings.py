@@ -77,6 +77,8 @@ _ELEMENT_ROWS = (
     ("HEADWATER_<KEY>_BASE_URL", "the declaration's", TEXT,
      "where element `<KEY>` is: its OAuth pages and API (a sandbox's URL, to try it "
      "offline)"),
+    ("HEADWATER_<KEY>_<NAME>_URL", "the declaration's", TEXT,
+     "another URL element `<KEY>` declares under `api.urls` (e.g. Mailchimp's `LOGIN`)"),
     ("HEADWATER_<KEY>_RATE_PER_SECOND", "the declaration's", POSITIVE,
      "calls per second each instance of element `<KEY>` makes at most"),
 )  # fmt: skip

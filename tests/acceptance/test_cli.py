@@ -227,3 +227,32 @@ def test_a_missing_postgresql_database_is_one_line(db_kind: str, tmp_path: Path)
     env = _env(tmp_path, HEADWATER_DATABASE_URL=url, HEADWATER_SECRET_KEY="a" * 32)
     for command in (["db", "upgrade"], ["serve", "--port", "0"]):
         _one_line_failure(_run(command, env, tmp_path), '"hw_no_such_database" does not exist')
+
+
+def test_a_worker_serves_its_metrics(server_env: dict[str, str], tmp_path: Path) -> None:
+    port = _free_port()
+    log = (tmp_path / "worker.log").open("w")
+    process = subprocess.Popen(
+        [*HEADWATER, "worker", "--metrics-port", str(port)],
+        env=server_env,
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, (tmp_path / "worker.log").read_text()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as got:
+                    text = got.read().decode()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()
+                time.sleep(0.05)
+        assert "# TYPE headwater_polls_total counter" in text
+        assert "# TYPE headwater_notifications_total counter" in text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0, (tmp_path / "worker.log").read_text()
+        log.close()

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from headwater import bootstrap
-from headwater.delivery import service
 from headwater.storage import tables
 from tests import delivery_support as support
 from tests.sandbox_fixtures import Receiver
@@ -173,10 +172,10 @@ async def test_exhausted_then_queued_then_released_in_order(
 
             receiver.set_failures("ok")
             (organization_id,) = [(await _instance(c, instance_id)).organization_id]
-            released = await service.DeliveryService(c).release(
+            released = await c.deliveries.release(
                 organization_id=organization_id, where="status='queued'"
             )
-            assert released == delivery_ids
+            assert [view.delivery.id for view in released] == delivery_ids
             await support.eventually(
                 lambda: _statuses_are(c, delivery_ids, ["delivered"] * 3), what="released"
             )

@@ -12,7 +12,6 @@ import pytest
 import sqlalchemy as sa
 
 from headwater import bootstrap
-from headwater.delivery import service
 from headwater.domain import retry
 from headwater.errors import StorageError
 from headwater.storage import db, delivery_claims, secrets, tables
@@ -66,10 +65,10 @@ async def test_a_signature_key_that_cannot_be_decrypted_is_a_recorded_failure(
                 c.secrets.seal({"event.notification.signature.key": receiver.secret}),
             )
             (instance,) = await support.rows(c, _i, _i.c.id == instance_id)
-            released = await service.DeliveryService(c).release(
+            released = await c.deliveries.release(
                 organization_id=instance.organization_id, where=None
             )
-            assert released == [first, second]
+            assert [view.delivery.id for view in released] == [first, second]
             await support.eventually(
                 lambda: _statuses(c, [first, second], ["delivered", "delivered"]),
                 what="released and delivered",
@@ -118,22 +117,23 @@ async def test_when_an_attempt_cannot_be_recorded_the_lease_runs_out_and_it_is_t
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    real = delivery_claims.record_attempt
+    # a delivered attempt is recorded by record_delivered (with others that finished meanwhile)
+    real = delivery_claims.record_delivered
     calls = 0
 
-    async def failing_once(*args: Any, **kwargs: Any) -> bool:
+    async def failing_once(*args: Any, **kwargs: Any) -> set[int]:
         nonlocal calls
         calls += 1
         if calls == 1:
             raise StorageError("database error: the connection was lost")
         return await real(*args, **kwargs)
 
-    monkeypatch.setattr(delivery_claims, "record_attempt", failing_once)
+    monkeypatch.setattr(delivery_claims, "record_delivered", failing_once)
     async with support.container(support.settings_for(db_url, tmp_path)) as c:
         instance_id = await support.make_instance(c, callback_url=receiver.url, key=receiver.secret)
         _, (first,) = await support.add_events(c, instance_id, [support.contact(instance_id, 1)])
         _, (second,) = await support.add_events(c, instance_id, [support.contact(instance_id, 2)])
-        with caplog.at_level(logging.ERROR, logger="headwater.delivery.service"):
+        with caplog.at_level(logging.ERROR, logger="headwater.delivery.dispatch"):
             async with support.running_worker(c):
                 await support.eventually(
                     lambda: _statuses(c, [first, second], ["delivered", "delivered"]),

@@ -49,7 +49,7 @@ def _refresh_grants(api: RunningApi) -> int:
 
 async def test_current_refreshes_a_token_about_to_expire(api: RunningApi) -> None:
     created = await api.create_instance()
-    tokens = api.container.instances.tokens(created["id"])
+    tokens = api.container.connections.tokens(created["id"])
     before = await _stored(api, created["id"])
     assert await tokens.current() == before["access_token"]
     assert _refresh_grants(api) == 0
@@ -66,7 +66,7 @@ async def test_current_refreshes_a_token_about_to_expire(api: RunningApi) -> Non
 
 async def test_refreshed_skips_when_another_already_refreshed(api: RunningApi) -> None:
     created = await api.create_instance()
-    tokens = api.container.instances.tokens(created["id"])
+    tokens = api.container.connections.tokens(created["id"])
     old = await tokens.current()
     new = await tokens.refreshed(old)
     assert new != old and _refresh_grants(api) == 1
@@ -77,7 +77,7 @@ async def test_refreshed_skips_when_another_already_refreshed(api: RunningApi) -
 async def test_refused_refresh_marks_the_instance_invalid(api: RunningApi) -> None:
     auth = await api.create_user()
     created = await api.create_instance(auth=auth)
-    tokens = api.container.instances.tokens(created["id"])
+    tokens = api.container.connections.tokens(created["id"])
     old = await tokens.current()
     api.sandbox.state.tokens.revoke_refresh()
     with pytest.raises(ProviderRefusal) as caught:
@@ -104,7 +104,7 @@ async def test_concurrent_refreshers_spend_the_refresh_token_once(
 ) -> None:
     """Four containers (own engines and node ids, as four processes would be) refresh at once."""
     created = await api.create_instance()
-    old = await api.container.instances.tokens(created["id"]).current()
+    old = await api.container.connections.tokens(created["id"]).current()
     # a slow token endpoint widens the window in which a second refresh could slip in
     api.sandbox.state.faults.add({"kind": "latency", "path": "/token", "delay": 0.3})
     settings = api_settings(api.settings.database_url, api.sandbox, tmp_path / "data")
@@ -115,7 +115,7 @@ async def test_concurrent_refreshers_spend_the_refresh_token_once(
         ]
         assert len({c.node_id for c in containers}) == 4
         results = await asyncio.gather(
-            *(c.instances.tokens(created["id"]).refreshed(old) for c in containers)
+            *(c.connections.tokens(created["id"]).refreshed(old) for c in containers)
         )
     assert len(set(results)) == 1 and results[0] != old
     assert _refresh_grants(api) == 1

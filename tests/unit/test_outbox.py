@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from headwater.delivery import outbox, service
+from headwater.delivery import dispatch, outbox
 
 T0 = dt.datetime(2026, 11, 29, 10, 15, 0, 123456, tzinfo=dt.UTC)
 
@@ -101,10 +101,10 @@ def test_the_callback_url_needs_notifications_enabled() -> None:
 
 def test_the_instance_schedule_wins_over_the_default() -> None:
     default = (4.0, 16.0)
-    assert service.schedule_of({}, default) == [4.0, 16.0]
-    assert service.schedule_of({outbox.SCHEDULE_KEY: [1, 2.5]}, default) == [1.0, 2.5]
-    assert service.schedule_of({outbox.SCHEDULE_KEY: "1, 2"}, default) == [1.0, 2.0]
-    assert service.schedule_of({outbox.SCHEDULE_KEY: "soon"}, default) == [4.0, 16.0]
+    assert dispatch.schedule_of({}, default) == [4.0, 16.0]
+    assert dispatch.schedule_of({outbox.SCHEDULE_KEY: [1, 2.5]}, default) == [1.0, 2.5]
+    assert dispatch.schedule_of({outbox.SCHEDULE_KEY: "1, 2"}, default) == [1.0, 2.0]
+    assert dispatch.schedule_of({outbox.SCHEDULE_KEY: "soon"}, default) == [4.0, 16.0]
 
 
 def test_a_test_notification_has_the_usual_shape() -> None:

@@ -16,13 +16,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from headwater.domain import dates
-from headwater.storage import deliveries
+from headwater.domain import dates, instance_config
+from headwater.storage import deliveries, events
 
 POLLING_BATCH = 10
-ENABLED_KEY = "event.notification.enabled"
-CALLBACK_KEY = "event.notification.callback.url"
-SCHEDULE_KEY = "event.notification.retry.schedule"
+ENABLED_KEY = instance_config.ENABLED_KEY
+CALLBACK_KEY = instance_config.CALLBACK_KEY
+SCHEDULE_KEY = instance_config.SCHEDULE_KEY
 SIGNATURE_KEY = "event.notification.signature.key"
 
 
@@ -41,17 +41,18 @@ class Event:
     raw: Any
 
     @classmethod
-    def from_row(cls, row: Any) -> Event:
+    def of(cls, stored: events.Event) -> Event:
+        """The notification's view of a stored event."""
         return cls(
-            id=row.id,
-            object_type=row.object_type,
-            object_id=row.object_id,
-            event_type=row.event_type,
-            date=row.date,
-            poll_date=row.poll_date,
-            element_key=row.element_key,
-            hub_key=row.hub_key,
-            raw=row.raw,
+            id=stored.id,
+            object_type=stored.object_type,
+            object_id=stored.object_id,
+            event_type=stored.event_type,
+            date=stored.date,
+            poll_date=stored.poll_date,
+            element_key=stored.element_key,
+            hub_key=stored.hub_key,
+            raw=stored.raw,
         )
 
 
@@ -106,13 +107,7 @@ def body(
 
 def callback_url(configuration: Mapping[str, Any]) -> str | None:
     """Where the instance's notifications go, or None when it has notifications off."""
-    enabled = configuration.get(ENABLED_KEY)
-    if isinstance(enabled, str):
-        enabled = enabled.strip().lower() == "true"
-    url = configuration.get(CALLBACK_KEY)
-    if enabled is not True or not isinstance(url, str) or not url.strip():
-        return None
-    return url.strip()
+    return instance_config.InstanceConfig.read(configuration).callback_url
 
 
 async def enqueue(
@@ -131,13 +126,13 @@ async def enqueue(
     url = callback_url(target.configuration)
     if url is None:
         return []
-    rows = await deliveries.events_to_send(conn, instance_id, event_ids, unsent_only=True)
+    unsent = await events.to_send(conn, instance_id, event_ids, unsent_only=True)
     return await write(
         conn,
         instance_id=instance_id,
         target=target,
         url=url,
-        events=[Event.from_row(row) for row in rows],
+        events=[Event.of(event) for event in unsent],
         kind="events",
         link=True,
         now=now,

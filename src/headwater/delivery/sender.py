@@ -13,6 +13,7 @@ import dataclasses
 import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Protocol
 
 import aiohttp
 import yarl
@@ -53,6 +54,14 @@ async def resolve(host: str, port: int) -> list[str]:
         if address not in seen:
             seen.append(address)
     return seen
+
+
+class Sender(Protocol):
+    """The port every notification goes out through (:class:`AiohttpSender` adapts aiohttp)."""
+
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Outcome:
+        """POST ``body``; never raises for what the network or the receiver does."""
+        ...
 
 
 class AiohttpSender:

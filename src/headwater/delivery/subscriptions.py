@@ -11,7 +11,7 @@ import dataclasses
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from headwater.delivery import outbox
+from headwater.domain import instance_config
 from headwater.errors import NotFoundError
 from headwater.storage import db, instances, subscriptions
 
@@ -73,16 +73,15 @@ async def get(engine: AsyncEngine, *, organization_id: int, instance_id: int) ->
 
 
 def _url(configuration: dict[str, object]) -> str | None:
-    url = configuration.get(outbox.CALLBACK_KEY)
-    return url.strip() if isinstance(url, str) and url.strip() else None
+    return instance_config.InstanceConfig.read(configuration).configured_callback_url
 
 
-def _subscription(row: subscriptions.Row, queue: subscriptions.Queue) -> Subscription:
+def _subscription(found: subscriptions.Subscriber, queue: subscriptions.Queue) -> Subscription:
     return Subscription(
-        instance_id=row.id,
-        element_key=row.element_key,
-        url=_url(row.configuration) or "",
-        active=bool(row.subscription_active),
-        events_enabled=bool(row.events_enabled),
+        instance_id=found.id,
+        element_key=found.element_key,
+        url=_url(found.configuration) or "",
+        active=found.subscription_active,
+        events_enabled=found.events_enabled,
         queue=queue,
     )

@@ -12,11 +12,12 @@ import asyncio
 import datetime as dt
 import logging
 import time
+from typing import Protocol
 
 from headwater import metrics
-from headwater.delivery import retention, service
+from headwater.delivery import dispatch
 from headwater.errors import HeadwaterError
-from headwater.storage import db, delivery_log
+from headwater.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -26,17 +27,26 @@ ERROR_PAUSE_SECONDS = 1.0
 DRAIN_SECONDS = 5.0
 
 
-async def run(container: service.Deps, stop: asyncio.Event) -> None:
+class Deps(Protocol):
+    """What the loop needs of the process (``bootstrap.Container`` has it)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def dispatcher(self) -> dispatch.Dispatcher: ...
+
+
+async def run(container: Deps, stop: asyncio.Event) -> None:
     """Deliver until ``stop`` is set; in-flight attempts get a moment to finish and record."""
-    delivering = service.DeliveryService(container)
+    delivering = container.dispatcher
     settings = container.settings
-    in_flight: set[asyncio.Task[service.Result | None]] = set()
+    in_flight: set[asyncio.Task[dispatch.Result | None]] = set()
     wake = asyncio.Event()
     next_stats = 0.0
     next_retention = time.monotonic() + min(60.0, RETENTION_EVERY_SECONDS)
     purging: asyncio.Task[None] | None = None
 
-    def finished(task: asyncio.Task[service.Result | None]) -> None:
+    def finished(task: asyncio.Task[dispatch.Result | None]) -> None:
         in_flight.discard(task)
         wake.set()
         if not task.cancelled() and task.exception() is not None:
@@ -67,11 +77,11 @@ async def run(container: service.Deps, stop: asyncio.Event) -> None:
             now = time.monotonic()
             if now >= next_stats:
                 next_stats = now + STATS_EVERY_SECONDS
-                await _refresh_gauges(container)
+                await _refresh_gauges(delivering)
             if now >= next_retention and (purging is None or purging.done()):
                 # beside the loop: a long purge must not hold up claiming
                 next_retention = now + RETENTION_EVERY_SECONDS
-                purging = asyncio.create_task(_purge(container), name="delivery-retention")
+                purging = asyncio.create_task(_purge(delivering), name="delivery-retention")
             if pause > 0:
                 await _wait_any(stop, wake, pause)
     finally:
@@ -96,10 +106,9 @@ async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, seconds: float) ->
         await asyncio.gather(*waiters, return_exceptions=True)
 
 
-async def _refresh_gauges(container: service.Deps) -> None:
+async def _refresh_gauges(delivering: dispatch.Dispatcher) -> None:
     try:
-        async with db.reading(container.engine) as conn:
-            stats = await delivery_log.stats(conn)
+        stats = await delivering.queue_stats()
     except HeadwaterError as error:
         log.warning("reading the delivery queue failed: %s", error)
         return
@@ -111,13 +120,9 @@ async def _refresh_gauges(container: service.Deps) -> None:
     metrics.DELIVERY_OLDEST_UNDELIVERED_SECONDS.set(age)
 
 
-async def _purge(container: service.Deps) -> None:
+async def _purge(delivering: dispatch.Dispatcher) -> None:
     try:
-        purged = await retention.purge(
-            container.engine,
-            now=dt.datetime.now(dt.UTC),
-            retention_days=container.settings.retention_days,
-        )
+        purged = await delivering.purge()
     except HeadwaterError as error:
         log.warning("retention purge failed: %s", error)
         return
@@ -126,5 +131,5 @@ async def _purge(container: service.Deps) -> None:
             "retention: purged %d event(s) and %d delivery(ies) older than %g days",
             purged.events,
             purged.deliveries,
-            container.settings.retention_days,
+            delivering.settings.retention_days,
         )

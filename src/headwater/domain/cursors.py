@@ -33,6 +33,15 @@ def window_start(
     return earliest if start_ms is None else max(earliest, start_ms)
 
 
+def query_from(window_start_ms: int) -> int:
+    """The date (ms) a poll's URL asks for records changed after: one millisecond before its
+    window. Providers compare ``modafter``-style filters strictly; asked for the window start
+    itself, they leave out a version stamped on that very millisecond (the cursor's, or the
+    poller's start), and nothing later reaches back for it. Records dated before the window are
+    dropped when read, so the extra millisecond costs nothing."""
+    return window_start_ms - 1
+
+
 def advance(cursor_ms: int, *, high_water_ms: int | None, duration_ms: int, shifted: bool) -> int:
     """The cursor after a committed poll.
 

@@ -9,6 +9,7 @@ beyond today's bounds is capped where it is used.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 
 from headwater.domain import resources
@@ -30,17 +31,23 @@ class InstanceConfig:
     events_enabled: bool
     vendor_type: str
     callback_url: str | None  # where notifications go; None when they are off
+    configured_callback_url: str | None  # the URL set, notifications on or off
     retry_schedule: tuple[float, ...] | None  # the instance's own, else the server's
     refresh_minutes: float | None
     reconcile_minutes: float | None
     client_id: str
     redirect_uri: str | None
-    resources: Mapping[str, resources.Resource]
+    stored: Mapping[str, object] = dataclasses.field(repr=False, compare=False)
 
     @property
     def polls(self) -> bool:
         """Events on, by polling."""
         return self.events_enabled and self.vendor_type == "polling"
+
+    @functools.cached_property
+    def resources(self) -> Mapping[str, resources.Resource]:
+        """The resources to poll (``event.poller.configuration``), read on first use."""
+        return resources.read(self.stored)
 
     @classmethod
     def read(cls, stored: Mapping[str, object]) -> InstanceConfig:
@@ -48,19 +55,20 @@ class InstanceConfig:
         if isinstance(enabled, str):
             enabled = enabled.strip().lower() == "true"
         url = stored.get(CALLBACK_KEY)
-        callback = url.strip() if enabled is True and isinstance(url, str) and url.strip() else None
+        configured = url.strip() if isinstance(url, str) and url.strip() else None
         vendor = stored.get(VENDOR_KEY)
         client_id, redirect = stored.get(CLIENT_ID_KEY), stored.get(REDIRECT_KEY)
         return cls(
             events_enabled=enabled is True,
             vendor_type=vendor if isinstance(vendor, str) else "polling",
-            callback_url=callback,
+            callback_url=configured if enabled is True else None,
+            configured_callback_url=configured,
             retry_schedule=_schedule(stored.get(SCHEDULE_KEY)),
             refresh_minutes=_minutes(stored.get(REFRESH_KEY)),
             reconcile_minutes=_minutes(stored.get(RECONCILE_KEY)),
             client_id="" if client_id is None else str(client_id),
             redirect_uri=redirect if isinstance(redirect, str) else None,
-            resources=resources.read(stored),
+            stored=stored,
         )
 
 

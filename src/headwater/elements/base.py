@@ -1,9 +1,11 @@
 """The element interface: all the core knows of a provider.
 
 An element is its declaration (:mod:`headwater.elements.declaration`) plus the behaviour built
-from it (:class:`headwater.elements.element.Element`). The poller, reconciliation, the hub routes
-and the composition root reach a provider only through the ports below: a :class:`Hub` for one
-instance's records, built from a :class:`Connection`, and the OAuth calls of the element.
+from it (:class:`headwater.elements.element.Element`): a hub built from the declaration alone
+(:mod:`headwater.elements.declared_hub`), or one its hooks module provides. The poller,
+reconciliation, the hub routes and the composition root reach a provider only through the ports
+below: a :class:`Hub` for one instance's records, built from a :class:`Connection`, and the
+OAuth calls of the element.
 
 Hub URLs are the hub's own paths (``/hubs/marketing/lists/{listId}/contacts?where=…``), never
 the provider's; the element maps them to its API.
@@ -19,7 +21,6 @@ from typing import Protocol
 import aiohttp
 
 from headwater import errors
-from headwater.elements import limits
 
 DEFAULT_PAGE_SIZE = 200
 
@@ -80,13 +81,29 @@ class TokenSource(Protocol):
         ...
 
 
+class Limiter(Protocol):
+    """The pace of one provider account's calls (see :mod:`headwater.elements.limits`)."""
+
+    async def acquire(self) -> None:
+        """Wait until one more call is allowed."""
+        ...
+
+    def held_for(self) -> float:
+        """Seconds until the provider's last "wait" ends (0 when none is in force)."""
+        ...
+
+    def hold(self, seconds: float) -> None:
+        """Let no call through for ``seconds`` (the provider asked to back off)."""
+        ...
+
+
 @dataclasses.dataclass(frozen=True)
 class Connection:
     """What a hub needs to call the provider for one instance."""
 
     http: aiohttp.ClientSession
     tokens: TokenSource
-    limiter: limits.RateLimiter
+    limiter: Limiter
     timeout: float
     base_url: str  # the element's API base URL, or the account's own host when it has one
 
@@ -136,7 +153,10 @@ class Hub(Protocol):
 
 
 class Hooks(Protocol):
-    """What an element's hooks module may provide, where its declaration cannot say it."""
+    """What an element's hooks module may provide, where its declaration cannot say it.
+
+    Each function is optional: without ``hub``, the element's hub is built from its declaration
+    (:class:`headwater.elements.declared_hub.DeclaredHub`)."""
 
     def hub(self, element: object, connection: Connection) -> Hub:
         """The hub of one instance of ``element``."""

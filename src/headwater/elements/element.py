@@ -7,11 +7,13 @@ import dataclasses
 import importlib
 import urllib.parse
 import zlib
-from typing import Any, cast
+from collections.abc import Mapping
+from typing import Any
 
 import aiohttp
 
-from headwater.elements import base, oauth
+from headwater import errors
+from headwater.elements import base, declared_hub, oauth
 from headwater.elements import declaration as declared
 
 EVENT_TYPES = ("CREATED", "UPDATED", "DELETED")
@@ -20,11 +22,16 @@ EVENT_TYPES = ("CREATED", "UPDATED", "DELETED")
 
 @dataclasses.dataclass(frozen=True)
 class Element:
-    """One element as this server runs it: its declaration, and where its API is."""
+    """One element as this server runs it: its declaration, and where its API is.
+
+    ``urls`` holds the declaration's other named URLs (``api.urls``) with their settings
+    applied; URL templates may name them as ``{<name>}`` beside ``{baseUrl}``.
+    """
 
     declaration: declared.Declaration
     base_url: str
     rate_per_second: float
+    urls: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -43,6 +50,13 @@ class Element:
         return frozenset(self.declaration.events.methods)
 
     @property
+    def api_key_field(self) -> str | None:
+        """The configuration key holding the instance's API key, for an element that
+        authenticates with one (None: it uses OAuth 2)."""
+        api_key = self.declaration.authentication.api_key
+        return api_key.configuration_key if api_key is not None else None
+
+    @property
     def id(self) -> int:
         """The element's numeric id, derived from its key: the same on every node."""
         return zlib.crc32(self.key.encode()) & 0x7FFFFFFF
@@ -50,11 +64,14 @@ class Element:
     # -- behaviour ---------------------------------------------------------------------------
 
     def hub(self, connection: base.Connection) -> base.Hub:
-        """The hub of one instance, calling the provider through ``connection``."""
+        """The hub of one instance, calling the provider through ``connection``: the hooks
+        module's ``hub`` when it has one, else the hub built from the declaration."""
         hooks = self._hooks()
-        if hooks is None:
-            raise NotImplementedError(f"element {self.key!r} declares no hub")
-        return hooks.hub(self, connection)
+        make = getattr(hooks, "hub", None) if hooks is not None else None
+        if make is not None:
+            hub: base.Hub = make(self, connection)
+            return hub
+        return declared_hub.DeclaredHub(self.declaration, connection)
 
     def authorize_url(self, *, client_id: str, redirect_uri: str, state: str | None = None) -> str:
         """The provider's OAuth 2.0 authorize URL the user's browser is sent to."""
@@ -64,7 +81,7 @@ class Element:
             query = {"scope": " ".join(flow.scopes), **query}
         if state:
             query["state"] = state
-        url = self._url(flow.authorize_url)
+        url = self.url(flow.authorize_url)
         joiner = "&" if "?" in url else "?"
         return f"{url}{joiner}{urllib.parse.urlencode(query)}"
 
@@ -77,15 +94,30 @@ class Element:
         client_secret: str,
         redirect_uri: str,
     ) -> base.Grant:
-        """Exchange an authorization code for the instance's tokens."""
-        return await oauth.exchange_code(
+        """Exchange an authorization code for the instance's tokens; when the element declares
+        an account discovery call, the account's API URL is in ``account["base_url"]``."""
+        flow = self._oauth2()
+        grant = await oauth.exchange_code(
             http,
-            self._url(self._oauth2().token_url),
+            self.url(flow.token_url),
             code=code,
             client_id=client_id,
             client_secret=client_secret,
             redirect_uri=redirect_uri,
         )
+        found = flow.account_discovery
+        if found is None:
+            return grant
+        account_url = await oauth.discover_account(
+            http,
+            self.url(found.url),
+            grant.access_token,
+            header=found.token_header,
+            prefix=found.token_prefix,
+            field=found.base_url_field,
+        )
+        account = {**grant.account, "base_url": account_url.rstrip("/") + found.base_path}
+        return dataclasses.replace(grant, account=account)
 
     async def refresh(
         self,
@@ -95,10 +127,17 @@ class Element:
         client_id: str,
         client_secret: str,
     ) -> base.Grant:
-        """Spend ``refresh_token`` for new tokens."""
+        """Spend ``refresh_token`` for new tokens; ``ProviderRefusal`` when the element's
+        tokens cannot be refreshed."""
+        flow = self._oauth2()
+        if not flow.refresh:
+            raise errors.ProviderRefusal(
+                f"{self.name} tokens cannot be refreshed: the instance must be re-authenticated",
+                provider_message="the provider grants no refresh tokens",
+            )
         return await oauth.refresh(
             http,
-            self._url(self._oauth2().token_url),
+            self.url(flow.token_url),
             refresh_token=refresh_token,
             client_id=client_id,
             client_secret=client_secret,
@@ -165,10 +204,14 @@ class Element:
             raise NotImplementedError(f"element {self.key!r} does not authenticate with OAuth 2")
         return flow
 
-    def _url(self, template: str) -> str:
-        return template.replace("{baseUrl}", self.base_url.rstrip("/"))
+    def url(self, template: str) -> str:
+        """``template`` with ``{baseUrl}`` and each ``{<name>}`` of ``urls`` filled in."""
+        out = template.replace("{baseUrl}", self.base_url.rstrip("/"))
+        for name, value in self.urls.items():
+            out = out.replace("{" + name + "}", value.rstrip("/"))
+        return out
 
-    def _hooks(self) -> base.Hooks | None:
+    def _hooks(self) -> object | None:
         if self.declaration.hooks is None:
             return None
-        return cast(base.Hooks, importlib.import_module(self.declaration.hooks))
+        return importlib.import_module(self.declaration.hooks)

@@ -1,8 +1,9 @@
 """Hub paging tokens: opaque to callers, URL-safe base64 of a small JSON object.
 
-A token carries what is needed to continue: Act-On's offset of the next row, the id of the last
-row already returned (so the next page can check that the rows have not shifted under it), and
-a fingerprint of the query, so that a token is not replayed against another listing.
+A token carries what is needed to continue: the offset (or page number) of the next page, the id
+of the last row already returned (so the next page can check that the rows have not shifted
+under it), a provider's own cursor (a page token or a next link) where it pages that way, and a
+fingerprint of the query, so that a token is not replayed against another listing.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class Position:
 
     offset: int = 0
     last_id: str | None = None
+    cursor: str | None = None  # the provider's page token or next link
 
 
 def fingerprint(*parts: object) -> str:
@@ -32,11 +34,20 @@ def fingerprint(*parts: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def encode(kind: str, offset: int, last_id: str | None, query: str | None = None) -> str:
-    """The token of the page that starts at ``offset``."""
+def encode(
+    kind: str,
+    offset: int,
+    last_id: str | None,
+    query: str | None = None,
+    *,
+    cursor: str | None = None,
+) -> str:
+    """The token of the page that starts at ``offset`` (or at the provider's ``cursor``)."""
     data: dict[str, object] = {"k": kind, "o": offset}
     if last_id is not None:
         data["l"] = last_id
+    if cursor is not None:
+        data["c"] = cursor
     if query is not None:
         data["q"] = query
     raw = json.dumps(data, separators=(",", ":")).encode()
@@ -54,14 +65,14 @@ def decode(token: str | None, kind: str, query: str | None = None) -> Position:
         raise _invalid("is not a page token of this API") from exc
     if not isinstance(data, dict) or data.get("k") != kind:
         raise _invalid("is not a page token of this listing")
-    offset, last_id = data.get("o"), data.get("l")
+    offset, last_id, cursor = data.get("o"), data.get("l"), data.get("c")
     if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
         raise _invalid("is not a page token of this API")
-    if last_id is not None and not isinstance(last_id, str):
+    if any(v is not None and not isinstance(v, str) for v in (last_id, cursor)):
         raise _invalid("is not a page token of this API")
     if data.get("q") != query:
         raise _invalid("belongs to a listing with another where or fields")
-    return Position(offset=offset, last_id=last_id)
+    return Position(offset=offset, last_id=last_id, cursor=cursor)
 
 
 def _invalid(problem: str) -> errors.InputError:

@@ -8,8 +8,11 @@ provider holds back every caller of that instance, not only the one that was ref
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+
+from headwater.domain import retry
 
 
 class RateLimiter:
@@ -80,3 +83,10 @@ class RateLimiters:
     def forget(self, instance_id: int) -> None:
         """Drop the limiter of a deleted instance."""
         self._limiters.pop(instance_id, None)
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date); None
+    without a usable one."""
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    return retry.parse_retry_after(value, dt.datetime.now(dt.UTC))

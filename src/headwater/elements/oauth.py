@@ -1,14 +1,18 @@
-"""OAuth 2.0 token calls (code exchange, refresh) over aiohttp, with errors translated."""
+"""OAuth 2.0 token calls (code exchange, refresh) and account discovery over aiohttp, with
+errors translated."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
 
+from headwater.domain import paths
 from headwater.elements import base
 from headwater.errors import ProviderRefusal, ProviderUnavailable
 
@@ -58,23 +62,11 @@ async def refresh(
 
 
 async def _token_call(http: aiohttp.ClientSession, url: str, form: Mapping[str, str]) -> base.Grant:
-    try:
-        async with http.post(url, data=dict(form), headers={"Accept": "application/json"}) as resp:
-            status = resp.status
-            text = await resp.text(errors="replace")
-    except (TimeoutError, aiohttp.ClientError) as error:
-        raise ProviderUnavailable(
-            f"The provider's token endpoint could not be reached: {type(error).__name__}",
-            provider_message=str(error) or None,
-        ) from error
-    body = _json_object(text)
-    if status in (400, 401, 403):
-        message = _provider_message(body, text)
-        raise ProviderRefusal(
-            f"The provider refused the authorization: {message}",
-            provider_message=message,
-            http_status=status,
-        )
+    status, text, body = await _call(
+        http.post(url, data=dict(form), headers={"Accept": "application/json"}),
+        reach="The provider's token endpoint could not be reached",
+        refused="The provider refused the authorization",
+    )
     if status != 200 or body is None:
         raise ProviderUnavailable(
             f"The provider's token endpoint answered {status} with no usable token",
@@ -82,6 +74,30 @@ async def _token_call(http: aiohttp.ClientSession, url: str, form: Mapping[str, 
             http_status=status,
         )
     return _token_set(body, status)
+
+
+async def _call(
+    request: contextlib.AbstractAsyncContextManager[aiohttp.ClientResponse],
+    *,
+    reach: str,
+    refused: str,
+) -> tuple[int, str, dict[str, Any] | None]:
+    """Send ``request``: its status, text and JSON object (None when it is no JSON object).
+    Unreachable: ``ProviderUnavailable`` starting with ``reach``; 400, 401 or 403:
+    ``ProviderRefusal`` starting with ``refused``, quoting the provider."""
+    try:
+        async with request as resp:
+            status = resp.status
+            text = await resp.text(errors="replace")
+    except (TimeoutError, aiohttp.ClientError) as error:
+        raise ProviderUnavailable(
+            f"{reach}: {type(error).__name__}", provider_message=str(error) or None
+        ) from error
+    body = _json_object(text)
+    if status in (400, 401, 403):
+        message = _provider_message(body, text)
+        raise ProviderRefusal(f"{refused}: {message}", provider_message=message, http_status=status)
+    return status, text, body
 
 
 def _json_object(text: str) -> dict[str, Any] | None:
@@ -122,3 +138,33 @@ def _token_set(body: Mapping[str, Any], status: int) -> base.Grant:
         refresh_token=refresh_token if isinstance(refresh_token, str) and refresh_token else None,
         expires_at=expires_at,
     )
+
+
+async def discover_account(
+    http: aiohttp.ClientSession,
+    url: str,
+    access_token: str,
+    *,
+    header: str = "Authorization",
+    prefix: str = "Bearer ",
+    field: str,
+) -> str:
+    """The account's own API URL, from a discovery call (``GET url`` with the new token in
+    ``header`` after ``prefix``) whose JSON answer holds it at the dotted ``field``."""
+    headers = {header: f"{prefix}{access_token}", "Accept": "application/json"}
+    status, text, body = await _call(
+        http.get(url, headers=headers, allow_redirects=False),
+        reach="The provider's account discovery call could not be made",
+        refused="The provider refused the account discovery call",
+    )
+    try:
+        found = None if body is None or status != 200 else paths.get(body, field)
+    except KeyError:
+        found = None
+    if not isinstance(found, str) or urllib.parse.urlsplit(found).scheme not in ("http", "https"):
+        raise ProviderUnavailable(
+            f"The provider's account discovery call answered {status} without a URL at {field!r}",
+            provider_message=text[:500] or None,
+            http_status=status,
+        )
+    return found

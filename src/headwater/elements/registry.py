@@ -2,16 +2,20 @@
 ``HEADWATER_ELEMENTS_PATH``, each built from its declaration and the settings that override it.
 
 Each element's API base URL comes from ``HEADWATER_<KEY>_BASE_URL`` when set, else from its
-declaration; its calls per second per instance from ``HEADWATER_<KEY>_RATE_PER_SECOND``.
+declaration; each other URL it names in ``api.urls`` (``login``) from
+``HEADWATER_<KEY>_<NAME>_URL`` (``HEADWATER_MAILCHIMP_LOGIN_URL``; ``authServer`` reads
+``…_AUTH_SERVER_URL``); its calls per second per instance from
+``HEADWATER_<KEY>_RATE_PER_SECOND``.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from headwater.elements import declaration, element
+from headwater.elements import declaration, declaration_loader, element
 from headwater.errors import ConfigurationError, NotFoundError
 
 BUILT_IN = Path(__file__).resolve().parent
@@ -67,7 +71,8 @@ def build(
     """The catalog, with each element's ``HEADWATER_<KEY>_*`` settings from ``overrides``."""
     settings = dict(overrides or {})
     return Registry(
-        configure(declaration.load(folder), settings) for folder in declaration_folders(extra_paths)
+        configure(declaration_loader.load(folder), settings)
+        for folder in declaration_folders(extra_paths)
     )
 
 
@@ -86,4 +91,15 @@ def configure(declared: declaration.Declaration, settings: Mapping[str, str]) ->
             raise ConfigurationError(
                 f"{prefix}RATE_PER_SECOND={raw_rate!r} must be a number greater than 0"
             )
-    return element.Element(declared, base_url=base_url.rstrip("/"), rate_per_second=rate)
+    urls = {
+        name: (settings.get(url_setting(declared.key, name), "").strip() or url).rstrip("/")
+        for name, url in declared.urls.items()
+    }
+    return element.Element(declared, base_url=base_url.rstrip("/"), rate_per_second=rate, urls=urls)
+
+
+def url_setting(key: str, name: str) -> str:
+    """The setting that overrides the URL ``name`` of element ``key``: ``login`` of
+    ``mailchimp`` is ``HEADWATER_MAILCHIMP_LOGIN_URL``."""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).upper()
+    return f"HEADWATER_{key.upper()}_{words}_URL"

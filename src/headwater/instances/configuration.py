@@ -20,10 +20,18 @@ KEPT_ON_REPLACE = (SIGNATURE_KEY,)
 """Keys a replacement that does not name them keeps: a key never changes silently."""
 
 
-def split(canonical: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def secret_keys(api_key_field: str | None = None) -> frozenset[str]:
+    """The keys kept encrypted: the server's, and an element's API key."""
+    return SECRET_KEYS | {api_key_field} if api_key_field else SECRET_KEYS
+
+
+def split(
+    canonical: Mapping[str, Any], api_key_field: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """(plain, secret) parts of a canonical configuration."""
-    plain = {k: v for k, v in canonical.items() if k not in SECRET_KEYS}
-    secret = {k: v for k, v in canonical.items() if k in SECRET_KEYS}
+    hidden = secret_keys(api_key_field)
+    plain = {k: v for k, v in canonical.items() if k not in hidden}
+    secret = {k: v for k, v in canonical.items() if k in hidden}
     return plain, secret
 
 
@@ -43,6 +51,7 @@ def merge(
     *,
     prefix: str = "configuration",
     replace: bool = False,
+    api_key_field: str | None = None,
 ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """Apply ``changes`` to ``current``: None removes a key, ``MASK`` keeps a stored secret.
 
@@ -57,7 +66,7 @@ def merge(
     for key, value in changes.items():
         if value is None:
             merged.pop(key, None)
-        elif value == MASK and key in SECRET_KEYS:
+        elif value == MASK and key in secret_keys(api_key_field):
             if key in current:
                 merged[key] = current[key]
             else:
@@ -96,14 +105,20 @@ def normalize(
     settings: Settings,
     code: str | None = None,
     need_code: bool = False,
+    api_key_field: str | None = None,
 ) -> dict[str, Any]:
     """The canonical configuration, or one InputError naming every problem found.
 
     ``problems`` are those found before (by :func:`merge`); with ``code`` the OAuth keys are
-    required too, and ``need_code`` requires the code itself.
+    required too, and ``need_code`` requires the code itself. An element that authenticates
+    with an API key (``api_key_field``) needs no code, and its key instead.
     """
     found = list(problems)
-    if need_code and not code:
+    if api_key_field is not None:
+        value = raw.get(api_key_field)
+        if not isinstance(value, str) or not value.strip():
+            found.append((f"configuration.{api_key_field}", "required: the API key"))
+    elif need_code and not code:
         found.append(("providerData.code", "required: the code from the OAuth redirect"))
     if code:
         found.extend(oauth_problems(raw))

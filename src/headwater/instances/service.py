@@ -17,11 +17,10 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from headwater.domain import config_items, instance_config
-from headwater.elements import base, element, limits, registry
+from headwater.elements import base, element, registry
 from headwater.errors import AuthenticationError, InputError, NotFoundError
 from headwater.instances import configuration as conf
 from headwater.instances import pollers, views
-from headwater.instances import tokens as tokens_module
 from headwater.settings import Settings
 from headwater.storage import db, instances, secrets, tenants
 
@@ -73,8 +72,6 @@ class InstanceService:
         self.box = secrets
         self.registry = registry
         self.node_id = node_id
-        # one rate limiter per instance, shared by its pollers and hub calls
-        self.limiters = limits.RateLimiters()
 
     # reading
 
@@ -137,32 +134,6 @@ class InstanceService:
             config_items.item_id(key), key, updated.configuration.get(key)
         )
 
-    def tokens(self, instance_id: int) -> tokens_module.InstanceTokens:
-        """The provider access token of an instance, refreshed under its lease when due."""
-        return tokens_module.InstanceTokens(
-            settings=self.settings,
-            engine=self.engine,
-            http=self.http,
-            secrets=self.box,
-            registry=self.registry,
-            instance_id=instance_id,
-            owner=self.node_id,
-        )
-
-    def hub(self, instance_id: int, element_key: str) -> base.Hub:
-        """The hub of an instance: its element's, calling the provider with the instance's
-        tokens under its rate limit, on the process's HTTP session."""
-        of = self.registry.get(element_key)
-        return of.hub(
-            base.Connection(
-                http=self.http,
-                tokens=self.tokens(instance_id),
-                limiter=self.limiters.for_instance(instance_id, of.rate_per_second),
-                timeout=self.settings.provider_timeout_seconds,
-                base_url=of.base_url,
-            )
-        )
-
     # writing
 
     async def create(self, principal: tenants.Principal, given: InstanceInput) -> views.Instance:
@@ -171,14 +142,23 @@ class InstanceService:
         The response is the only time the instance token (and a generated signature key) is shown.
         """
         element = self._element(given.element_key)
-        raw, problems = conf.merge({}, given.configuration)
+        key_field = element.api_key_field
+        raw, problems = conf.merge({}, given.configuration, api_key_field=key_field)
         generated = conf.with_signature_key(raw)
         canonical = conf.normalize(
-            element, raw, problems, settings=self.settings, code=given.code, need_code=True
+            element,
+            raw,
+            problems,
+            settings=self.settings,
+            code=given.code,
+            need_code=True,
+            api_key_field=key_field,
         )
-        plain, secret = conf.split(canonical)
-        assert given.code is not None
-        granted = await self._exchange(element, canonical, given.code)
+        plain, secret = conf.split(canonical, key_field)
+        granted: base.Grant | None = None
+        if key_field is None:  # OAuth 2: exchange the code; an API key needs no exchange
+            assert given.code is not None
+            granted = await self._exchange(element, canonical, given.code)
         token = random_secrets.token_urlsafe(32)
         now = _now()
         events = instance_config.InstanceConfig.read(canonical).events_enabled
@@ -193,8 +173,8 @@ class InstanceService:
                 token_hash=hash_token(token),
                 configuration=plain,
                 secrets=self.box.seal(secret),
-                provider_tokens=self._seal_tokens(granted),
-                token_expires_at=granted.expires_at,
+                provider_tokens=None if granted is None else self._seal_tokens(granted),
+                token_expires_at=None if granted is None else granted.expires_at,
                 valid=True,
                 invalid_reason=None,
                 disabled=False,
@@ -234,11 +214,19 @@ class InstanceService:
             )
             if patch.configuration is not None:
                 element = self._element(row.element_key)
-                raw, problems = conf.merge(self._stored(row), patch.configuration)
+                raw, problems = conf.merge(
+                    self._stored(row), patch.configuration, api_key_field=element.api_key_field
+                )
                 if conf.with_signature_key(raw):
                     revealed.append(conf.SIGNATURE_KEY)
-                canonical = conf.normalize(element, raw, problems, settings=self.settings)
-                change = self._with_config(change, canonical)
+                canonical = conf.normalize(
+                    element,
+                    raw,
+                    problems,
+                    settings=self.settings,
+                    api_key_field=element.api_key_field,
+                )
+                change = self._with_config(change, canonical, element.api_key_field)
             await self._save(conn, row, change)
             return await self._row(conn, principal, instance_id), revealed
 
@@ -256,16 +244,30 @@ class InstanceService:
                 problems=[("element.key", f"the instance is of element {current.element_key!r}")]
             )
         element = self._element(given.element_key)
-        raw, problems = conf.merge(self._stored(current), given.configuration, replace=True)
+        key_field = element.api_key_field
+        raw, problems = conf.merge(
+            self._stored(current), given.configuration, replace=True, api_key_field=key_field
+        )
         revealed = [conf.SIGNATURE_KEY] if conf.with_signature_key(raw) else []
-        canonical = conf.normalize(element, raw, problems, settings=self.settings, code=given.code)
-        granted = await self._exchange(element, canonical, given.code) if given.code else None
+        canonical = conf.normalize(
+            element,
+            raw,
+            problems,
+            settings=self.settings,
+            code=given.code,
+            api_key_field=key_field,
+        )
+        granted = None
+        if given.code and key_field is None:
+            granted = await self._exchange(element, canonical, given.code)
 
         async def change(conn: AsyncConnection) -> instances.Instance:
             row = await self._row(conn, principal, instance_id, for_update=True)
             change = self._with_config(
-                instances.Change(name=given.name, tags=list(given.tags)), canonical
+                instances.Change(name=given.name, tags=list(given.tags)), canonical, key_field
             )
+            if key_field is not None:  # a new key is a new chance
+                change = dataclasses.replace(change, valid=True, invalid_reason=None)
             if granted is not None:
                 change = dataclasses.replace(
                     change,
@@ -333,14 +335,19 @@ class InstanceService:
         )
 
     def _seal_tokens(self, granted: base.Grant) -> str:
-        return self.box.seal(
-            {"access_token": granted.access_token, "refresh_token": granted.refresh_token}
-        )
+        # what the element found of the account (its own API host) is kept with the tokens
+        sealed: dict[str, Any] = {
+            "access_token": granted.access_token,
+            "refresh_token": granted.refresh_token,
+        }
+        if granted.account:
+            sealed["account"] = dict(granted.account)
+        return self.box.seal(sealed)
 
     def _with_config(
-        self, change: instances.Change, canonical: Mapping[str, Any]
+        self, change: instances.Change, canonical: Mapping[str, Any], api_key_field: str | None
     ) -> instances.Change:
-        plain, secret = conf.split(canonical)
+        plain, secret = conf.split(canonical, api_key_field)
         return dataclasses.replace(
             change,
             configuration=plain,

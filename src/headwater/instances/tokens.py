@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from headwater.elements import registry
 from headwater.errors import ProviderRefusal, ProviderUnavailable
-from headwater.instances import pollers
+from headwater.instances import pollers, records
 from headwater.settings import Settings
 from headwater.storage import db, instances, secrets
 
@@ -39,6 +39,7 @@ class _State:
     valid: bool
     invalid_reason: str | None
     row: instances.Instance
+    account: dict[str, Any]
 
 
 class InstanceTokens:
@@ -54,6 +55,8 @@ class InstanceTokens:
         registry: registry.Registry,
         instance_id: int,
         owner: str,
+        known: instances.Instance | None = None,
+        cache: records.RecordCache | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -62,11 +65,21 @@ class InstanceTokens:
         self.registry = registry
         self.instance_id = instance_id
         self.owner = owner
+        # the record as the caller read it (still current, see records.RecordCache), whose
+        # token serves until it nears expiry without a read
+        self.known = known
+        self.cache = cache
 
     async def current(self) -> str:
         """The access token; refreshed first when it expires within the refresh margin."""
-        state = await self._load()
         margin = dt.timedelta(seconds=self.settings.token_refresh_margin_seconds)
+        known, cache = self.known, self.cache
+        if known is not None and cache is not None and known.valid:
+            access = cache.tokens(known).get("access_token")
+            expires_at = known.token_expires_at
+            if access is not None and (expires_at is None or expires_at - _now() > margin):
+                return str(access)
+        state = await self._load()
         if state.access is not None and (
             state.expires_at is None or state.expires_at - _now() > margin
         ):
@@ -95,6 +108,7 @@ class InstanceTokens:
             valid=row.valid,
             invalid_reason=row.invalid_reason,
             row=row,
+            account=dict(tokens.get("account") or {}),
         )
 
     def _check_valid(self, state: _State) -> None:
@@ -158,13 +172,15 @@ class InstanceTokens:
         except BaseException:
             await asyncio.shield(self._release())
             raise
-        sealed = self.box.seal(
-            {
-                "access_token": granted.access_token,
-                # a provider that does not rotate refresh tokens keeps the old one valid
-                "refresh_token": granted.refresh_token or state.refresh,
-            }
-        )
+        pair: dict[str, Any] = {
+            "access_token": granted.access_token,
+            # a provider that does not rotate refresh tokens keeps the old one valid
+            "refresh_token": granted.refresh_token or state.refresh,
+        }
+        account = dict(granted.account) or state.account
+        if account:
+            pair["account"] = account
+        sealed = self.box.seal(pair)
         async with db.transaction(self.engine) as conn:
             kept = await instances.release_refresh_lease(
                 conn,
@@ -180,7 +196,11 @@ class InstanceTokens:
                 await instances.update(
                     conn,
                     self.instance_id,
-                    instances.Change(provider_tokens=sealed, token_expires_at=granted.expires_at),
+                    instances.Change(
+                        provider_tokens=sealed,
+                        token_expires_at=granted.expires_at,
+                        updated_at=_now(),
+                    ),
                 )
         log.info("refreshed the provider token of instance %s", self.instance_id)
         return granted.access_token

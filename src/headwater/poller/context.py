@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from headwater import errors
 from headwater.domain import config, instance_config
 from headwater.elements import base
-from headwater.instances import service as instance_service
+from headwater.instances import connections
 from headwater.settings import Settings
-from headwater.storage import db, instances, pollers
+from headwater.storage import instances, pollers
 
 DEFAULT_REFRESH_MINUTES = 15.0
 
@@ -38,7 +38,7 @@ class Deps(Protocol):
     def http(self) -> aiohttp.ClientSession: ...
 
     @property
-    def instances(self) -> instance_service.InstanceService: ...
+    def connections(self) -> connections.Connections: ...
 
     @property
     def node_id(self) -> str: ...
@@ -63,8 +63,7 @@ class Context:
 async def load(deps: Deps, claimed: pollers.Claimed) -> Context | None:
     """The claimed poller's context; None when its instance or resource is gone or was changed
     after the claim (the configuration's next sync has the say)."""
-    async with db.reading(deps.engine) as conn:
-        row = await instances.get(conn, claimed.instance_id, organization_id=None)
+    row = await deps.connections.record(claimed.instance_id, claimed.instance_updated_at)
     if row is None:
         return None
     resource = row.config.resources.get(claimed.resource)
@@ -98,7 +97,7 @@ def reconcile_seconds(settings: Settings, configured: instance_config.InstanceCo
 
 def hub(deps: Deps, instance: instances.Instance) -> base.Hub:
     """The hub of an instance: its element's, with its tokens and rate limit."""
-    return deps.instances.hub(instance.id, instance.element_key)
+    return deps.connections.hub(instance)
 
 
 class PollLog(logging.LoggerAdapter[logging.Logger]):

@@ -95,3 +95,20 @@ async def record(
         return Recorded(decision, event_ids)
 
     return await db.write(engine, unit)
+
+
+async def finish_only(
+    engine: AsyncEngine, claimed: pollers.Claimed, finish: pollers.Finish
+) -> None:
+    """Record an outcome that stores nothing beneath the instance (a poll that read no record
+    in its window): one statement, whose lease check is its own condition. Raises
+    ``LeaseLost`` when another worker took the poller over."""
+
+    async def unit(conn: AsyncConnection) -> bool:
+        now = dt.datetime.now(dt.UTC)
+        return await pollers.finish(
+            conn, claimed.id, owner=claimed.lease_owner, now=now, outcome=finish
+        )
+
+    if not await db.write(engine, unit):
+        raise context.LeaseLost()

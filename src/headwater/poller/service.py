@@ -81,7 +81,7 @@ async def poll_once(
         start_ms=claimed.start_ms,
     )
     hub = context.hub(deps, ctx.instance)
-    url = variables.expand(resource.url, dates.from_ms(start_ms))
+    url = variables.expand(resource.url, dates.from_ms(cursors.query_from(start_ms)))
     targets = await fanout.targets(hub, url)
     read = await harvest.read(
         hub,
@@ -98,7 +98,9 @@ async def poll_once(
         started, interval_seconds=ctx.interval_seconds, jitter=random.random()
     )
 
-    def decide(known: Mapping[str, changes.Known], row: pollers.Poller) -> recording.Decision:
+    def decide(
+        known: Mapping[str, changes.Known], row: pollers.Poller | None
+    ) -> recording.Decision:
         plan = domain_recording.after_poll(
             read.seen.values(),
             known,
@@ -117,18 +119,22 @@ async def poll_once(
         )
         return recording.Decision(plan, finish)
 
-    recorded = await recording.record(
-        deps.engine,
-        claimed,
-        element_key=ctx.instance.element_key,
-        hub_key=ctx.hub_key,
-        poll_date=started,
-        object_ids=read.seen.keys(),
-        decide=decide,
-    )
-    event_ids = recorded.event_ids
-    for event in recorded.decision.plan.events:
-        metrics.EVENTS_FOUND.labels(event.event_type).inc()
+    if read.seen:
+        recorded = await recording.record(
+            deps.engine,
+            claimed,
+            element_key=ctx.instance.element_key,
+            hub_key=ctx.hub_key,
+            poll_date=started,
+            object_ids=read.seen.keys(),
+            decide=decide,
+        )
+        event_ids = recorded.event_ids
+        for event in recorded.decision.plan.events:
+            metrics.EVENTS_FOUND.labels(event.event_type).inc()
+    else:  # nothing read, nothing to compare: only the poller's outcome changes
+        await recording.finish_only(deps.engine, claimed, decide({}, None).finish)
+        event_ids = []
     status = "shifted" if read.shifted else "ok"
     plog.info(
         "polled %d page(s) of %d target(s) in %d ms (%d re-read): %d event(s), cursor %s -> %s%s",

@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -56,6 +57,17 @@ RETRY_BASE_SECONDS = 0.02
 
 RETRYABLE = {"40P01": "deadlock", "40001": "serialization"}
 """SQLSTATEs after which a unit of work runs again, and their ``reason`` in the metrics."""
+
+POOL_SIZE = 16
+"""PostgreSQL connections kept open by default; :func:`make_engine` takes a larger one."""
+POOL_OVERFLOW = 8
+"""PostgreSQL connections opened beyond the pool at a peak, and closed after it."""
+SQLITE_WRITER_WAIT = 30.0
+"""How long a SQLite writer waits for the others of its process before it fails."""
+
+# SQLite writers of one process queue here, in arrival order, rather than in SQLite's busy
+# handler, which sleeps in growing steps while the lock is free again long before it wakes
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[AsyncEngine, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
 def async_url(url: str) -> str:
@@ -99,9 +111,15 @@ def _on_sqlite_begin(conn: sa.Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def make_engine(url: str, **options: Any) -> AsyncEngine:
+def make_engine(url: str, *, pool_size: int = POOL_SIZE, **options: Any) -> AsyncEngine:
     """Create the engine for ``url``; creates the SQLite file (0600) and its folder (0700).
-    Connects lazily."""
+    Connects lazily.
+
+    On PostgreSQL ``pool_size`` connections stay open (as many as the process runs units of work
+    at once, so that none is opened and dropped per operation, losing its prepared statements),
+    and a checked-out connection is not pinged first: a dead one fails its statement, which
+    :class:`StorageError` reports and the next attempt, on a fresh connection, survives.
+    """
     real = async_url(url)
     if is_sqlite(real):
         path = _sqlite_path(real)
@@ -112,9 +130,9 @@ def make_engine(url: str, **options: Any) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
         event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
         return engine
-    options.setdefault("pool_size", 10)
-    options.setdefault("max_overflow", 20)
-    options.setdefault("pool_pre_ping", True)
+    options.setdefault("pool_size", pool_size)
+    options.setdefault("max_overflow", POOL_OVERFLOW)
+    options.setdefault("pool_recycle", 3600)
     return create_async_engine(real, **options)
 
 
@@ -138,10 +156,27 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     On SQLite the transaction starts with ``BEGIN IMMEDIATE``. Writers that take row locks use
     :func:`write`, which runs the unit of work again when PostgreSQL aborts it.
     """
-    async with translated(), engine.connect() as conn:
-        await conn.execution_options(immediate=True)
-        async with conn.begin():
-            yield conn
+    if engine.dialect.name == "sqlite":
+        writers = _SQLITE_WRITERS.get(engine)
+        if writers is None:
+            writers = _SQLITE_WRITERS[engine] = asyncio.Lock()
+        try:
+            async with asyncio.timeout(SQLITE_WRITER_WAIT):
+                await writers.acquire()
+        except TimeoutError:
+            raise StorageError(
+                f"database is locked: other writers held it for {SQLITE_WRITER_WAIT:g} s"
+            ) from None
+        try:
+            async with translated(), engine.connect() as conn:
+                await conn.execution_options(immediate=True)
+                async with conn.begin():
+                    yield conn
+        finally:
+            writers.release()
+        return
+    async with translated(), engine.connect() as conn, conn.begin():
+        yield conn
 
 
 def retry_reason(error: BaseException) -> str | None:
@@ -199,7 +234,20 @@ async def write(
 
 
 @contextlib.asynccontextmanager
-async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A read-only connection (a deferred transaction); storage errors translated."""
+async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A PostgreSQL connection where each statement commits by itself: for a single-statement
+    write off the hot path's transactions (one round trip, no BEGIN or COMMIT)."""
     async with translated(), engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
+
+
+@contextlib.asynccontextmanager
+async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A read-only connection; storage errors translated. On PostgreSQL it reads in autocommit
+    (each statement its own snapshot, no BEGIN and ROLLBACK round trips); on SQLite in a
+    deferred transaction (one snapshot)."""
+    async with translated(), engine.connect() as conn:
+        if engine.dialect.name != "sqlite":
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
         yield conn

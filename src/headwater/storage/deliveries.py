@@ -1,4 +1,5 @@
-"""Delivery rows (the outbox): statuses, insert, release, and what sending to an instance needs.
+"""Delivery rows (the outbox): statuses, the :class:`Delivery` and :class:`Attempt` values they
+are read as, insert, release, and what sending to an instance needs.
 
 A delivery is one notification to one URL. Its status is one of Cloud Elements' ``created``,
 ``retry``, ``delivered`` and ``queued`` (plus ``failed`` for a test notification that did not go
@@ -27,11 +28,46 @@ FAILED = "failed"
 PENDING = (CREATED, RETRY)
 STATUSES = (CREATED, RETRY, DELIVERED, QUEUED, FAILED)
 
-Row = sa.Row[Any]
 _d = tables.deliveries
 _a = tables.attempts
 _e = tables.events
 _i = tables.instances
+
+
+@dataclasses.dataclass(frozen=True)
+class Delivery:
+    """A delivery as stored: one notification to one URL, its status and its schedule."""
+
+    id: int
+    notification_id: str
+    instance_id: int
+    kind: str
+    url: str
+    body: str
+    status: str
+    attempt_count: int
+    next_attempt_at: dt.datetime | None
+    last_error: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+def from_row(row: sa.Row[Any]) -> Delivery:
+    """The :class:`Delivery` of a row selected with every column of ``deliveries``."""
+    return Delivery(
+        id=row.id,
+        notification_id=row.notification_id,
+        instance_id=row.instance_id,
+        kind=row.kind,
+        url=row.url,
+        body=row.body,
+        status=row.status,
+        attempt_count=row.attempt_count,
+        next_attempt_at=row.next_attempt_at,
+        last_error=row.last_error,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,13 +137,43 @@ async def insert(
         status=status,
         attempt_count=0,
         next_attempt_at=now if status in PENDING else None,
-        created_at=now,
-        updated_at=now,
+        last_error=None,
+        at=now,
     )
 
 
-async def _insert(conn: AsyncConnection, **values: Any) -> int:
-    delivery_id = await conn.scalar(sa.insert(_d).values(**values).returning(_d.c.id))
+async def _insert(
+    conn: AsyncConnection,
+    *,
+    notification_id: str,
+    instance_id: int,
+    kind: str,
+    url: str,
+    body: str,
+    status: str,
+    attempt_count: int,
+    next_attempt_at: dt.datetime | None,
+    last_error: str | None,
+    at: dt.datetime,
+) -> int:
+    statement = (
+        sa.insert(_d)
+        .values(
+            notification_id=notification_id,
+            instance_id=instance_id,
+            kind=kind,
+            url=url,
+            body=body,
+            status=status,
+            attempt_count=attempt_count,
+            next_attempt_at=next_attempt_at,
+            last_error=last_error,
+            created_at=at,
+            updated_at=at,
+        )
+        .returning(_d.c.id)
+    )
+    delivery_id = await conn.scalar(statement)
     assert delivery_id is not None
     return int(delivery_id)
 
@@ -169,20 +235,7 @@ async def release(
     return sorted(row.id for row in rows)
 
 
-# -- events the outbox carries -----------------------------------------------------------------
-
-
-async def events_to_send(
-    conn: AsyncConnection, instance_id: int, event_ids: Sequence[int], *, unsent_only: bool
-) -> list[Row]:
-    """The instance's events among ``event_ids``, in id order (``unsent_only``: not yet in a
-    delivery)."""
-    if not event_ids:
-        return []
-    query = sa.select(_e).where(_e.c.instance_id == instance_id, _e.c.id.in_(event_ids))
-    if unsent_only:
-        query = query.where(_e.c.delivery_id.is_(None))
-    return list((await conn.execute(query.order_by(_e.c.id))).all())
+# -- sending -----------------------------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
@@ -242,29 +295,7 @@ async def insert_finished(
         attempt_count=1,
         next_attempt_at=None,
         last_error=error,
-        created_at=attempt.date,
-        updated_at=attempt.date,
+        at=attempt.date,
     )
     await add_attempt(conn, delivery_id, attempt)
     return delivery_id
-
-
-async def events_between(
-    conn: AsyncConnection,
-    instance_id: int,
-    *,
-    start: dt.datetime,
-    end: dt.datetime,
-    where: Sequence[Any],
-    limit: int,
-) -> list[Row]:
-    """The instance's events dated in [``start``, ``end``) that match ``where`` (expressions made
-    by ``storage.events.translate``), in id order, at most ``limit``."""
-    query = (
-        sa.select(_e)
-        .select_from(_e.outerjoin(_d, _d.c.id == _e.c.delivery_id))
-        .where(_e.c.instance_id == instance_id, _e.c.date >= start, _e.c.date < end, *where)
-        .order_by(_e.c.id)
-        .limit(limit)
-    )
-    return list((await conn.execute(query)).all())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -33,6 +34,8 @@ class Claimed:
     url: str
     body: str
     attempt_count: int
+    # the instance's version when claimed: a copy of its settings read since is still current
+    instance_updated_at: dt.datetime | None = None
 
 
 async def claim(
@@ -86,14 +89,42 @@ async def claim(
             _d.c.attempt_count,
         )
     )
-    claimed = [Claimed(**row._mapping) for row in result.all()]
+    claimed = [
+        Claimed(
+            id=row.id,
+            notification_id=row.notification_id,
+            instance_id=row.instance_id,
+            kind=row.kind,
+            url=row.url,
+            body=row.body,
+            attempt_count=row.attempt_count,
+        )
+        for row in result.all()
+    ]
+    if claimed:
+        versions = await conn.execute(
+            sa.select(_i.c.id, _i.c.updated_at).where(
+                _i.c.id.in_(sorted({c.instance_id for c in claimed}))
+            )
+        )
+        updated = {row.id: row.updated_at for row in versions}
+        claimed = [
+            dataclasses.replace(c, instance_updated_at=updated.get(c.instance_id)) for c in claimed
+        ]
     return sorted(claimed, key=lambda c: c.id)
 
 
 async def record_attempt(
-    conn: AsyncConnection, delivery_id: int, *, owner: str, attempt: deliveries.Attempt
+    conn: AsyncConnection,
+    delivery_id: int,
+    *,
+    owner: str,
+    attempt: deliveries.Attempt,
+    delivered: bool = False,
 ) -> bool:
-    """Store ``attempt`` and mark the delivery's events DISPATCHED; False when the lease was lost.
+    """Store ``attempt`` and mark the delivery's events DISPATCHED (unless ``delivered``: then
+    :func:`mark_delivered` makes them NOTIFIED in the same transaction); False when the lease
+    was lost.
 
     The attempt is stored either way (it happened); a lost lease means another worker owns the
     delivery's status now.
@@ -107,11 +138,85 @@ async def record_attempt(
         return False  # the instance (and so the delivery) was deleted meanwhile
     held: bool = row.lease_owner == owner
     await deliveries.add_attempt(conn, delivery_id, attempt)
+    if delivered and held:
+        return True
     await conn.execute(
         sa.update(_e)
         .where(_e.c.delivery_id == delivery_id, _e.c.status == "NEW")
         .values(status="DISPATCHED")
     )
+    return held
+
+
+@dataclasses.dataclass(frozen=True)
+class Delivered:
+    """One delivered attempt to record: where it went (``url`` None: unchanged)."""
+
+    delivery_id: int
+    attempt: deliveries.Attempt
+    url: str | None = None
+
+
+async def record_delivered(
+    conn: AsyncConnection, done: Sequence[Delivered], *, owner: str, now: dt.datetime
+) -> set[int]:
+    """Store several delivered attempts at once and mark those deliveries ``delivered``, their
+    events NOTIFIED; returns the ids whose lease ``owner`` still held. A delivery whose lease was
+    lost keeps its attempt (it happened) and its events become DISPATCHED, as
+    :func:`record_attempt` does; a deleted one is skipped."""
+    if not done:
+        return set()
+    ids = sorted({one.delivery_id for one in done})
+    # the delivery rows first, in id order (the lock order of storage.db)
+    query = sa.select(_d.c.id, _d.c.lease_owner).where(_d.c.id.in_(ids)).order_by(_d.c.id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(key_share=True)
+    owners = {row.id: row.lease_owner for row in await conn.execute(query)}
+    present = [one for one in done if one.delivery_id in owners]
+    if not present:
+        return set()
+    await conn.execute(
+        sa.insert(tables.attempts),
+        [
+            {
+                "delivery_id": one.delivery_id,
+                "date": one.attempt.date,
+                "status_code": one.attempt.status_code,
+                "latency_ms": one.attempt.latency_ms,
+                "error": one.attempt.error,
+                "response": one.attempt.response,
+            }
+            for one in present
+        ],
+    )
+    held = {one.delivery_id for one in present if owners[one.delivery_id] == owner}
+    lost = sorted({one.delivery_id for one in present} - held)
+    for one in present:
+        if one.url is not None and one.delivery_id in held:
+            await conn.execute(sa.update(_d).where(_d.c.id == one.delivery_id).values(url=one.url))
+    if held:
+        await conn.execute(
+            sa.update(_d)
+            .where(_d.c.id.in_(sorted(held)), _d.c.lease_owner == owner)
+            .values(
+                status=deliveries.DELIVERED,
+                attempt_count=_d.c.attempt_count + 1,
+                next_attempt_at=None,
+                last_error=None,
+                lease_owner=None,
+                lease_until=None,
+                updated_at=now,
+            )
+        )
+        await conn.execute(
+            sa.update(_e).where(_e.c.delivery_id.in_(sorted(held))).values(status="NOTIFIED")
+        )
+    if lost:
+        await conn.execute(
+            sa.update(_e)
+            .where(_e.c.delivery_id.in_(lost), _e.c.status == "NEW")
+            .values(status="DISPATCHED")
+        )
     return held
 
 

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from headwater.domain import ceql
 from headwater.storage import deliveries, filters, tables
 
-Row = sa.Row[Any]
 Attempt = deliveries.Attempt
+Delivery = deliveries.Delivery
 _d = tables.deliveries
 _a = tables.attempts
 _e = tables.events
@@ -67,12 +67,13 @@ async def page(
     where: Sequence[Any],
     before_id: int | None,
     limit: int,
-) -> list[Row]:
+) -> list[Delivery]:
     """The organization's deliveries matching ``where``, newest first, below ``before_id``."""
     query = sa.select(_d).where(_scoped(organization_id), *where)
     if before_id is not None:
         query = query.where(_d.c.id < before_id)
-    return list((await conn.execute(query.order_by(_d.c.id.desc()).limit(limit))).all())
+    result = await conn.execute(query.order_by(_d.c.id.desc()).limit(limit))
+    return [deliveries.from_row(row) for row in result.all()]
 
 
 async def ids_matching(
@@ -83,11 +84,12 @@ async def ids_matching(
     return list((await conn.execute(query.order_by(_d.c.id))).scalars().all())
 
 
-async def by_ids(conn: AsyncConnection, delivery_ids: Sequence[int]) -> list[Row]:
+async def by_ids(conn: AsyncConnection, delivery_ids: Sequence[int]) -> list[Delivery]:
+    """The deliveries among ``delivery_ids`` that exist, in id order."""
     if not delivery_ids:
         return []
     query = sa.select(_d).where(_d.c.id.in_(delivery_ids)).order_by(_d.c.id)
-    return list((await conn.execute(query)).all())
+    return [deliveries.from_row(row) for row in (await conn.execute(query)).all()]
 
 
 async def attempts_of(

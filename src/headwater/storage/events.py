@@ -1,4 +1,5 @@
-"""Event rows: inserted by the pollers, read newest first with a CEQL ``where``.
+"""Event rows: inserted by the pollers, read newest first with a CEQL ``where``, and read by the
+outbox that carries them (as :class:`Event` values, never rows).
 
 A ``where`` arrives parsed (:mod:`headwater.domain.ceql`) and is translated here into SQLAlchemy
 expressions over known fields only; no SQL is ever built from its text.
@@ -24,7 +25,6 @@ FAILED = "FAILED"
 STATUSES = (NEW, DISPATCHED, NOTIFIED, FAILED)
 EVENT_TYPES = ("CREATED", "UPDATED", "DELETED")
 
-Row = sa.Row[Any]
 _e = tables.events
 _d = tables.deliveries
 _i = tables.instances
@@ -38,6 +38,25 @@ class NewEvent:
     object_id: str
     event_type: str
     date: dt.datetime
+    raw: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """A stored event, with the notification that carried it (None until it is in one)."""
+
+    id: int
+    instance_id: int
+    element_key: str
+    hub_key: str
+    object_type: str
+    object_id: str
+    event_type: str
+    date: dt.datetime
+    poll_date: dt.datetime
+    status: str
+    delivery_id: int | None
+    notification_id: str | None
     raw: Any
 
 
@@ -75,12 +94,38 @@ async def insert(
     return [row.id for row in result.all()]
 
 
-def _columns() -> list[Any]:
-    return [*_e.c, _d.c.notification_id]
+def _select(source: sa.FromClause) -> sa.Select[Any]:
+    return sa.select(*_e.c, _d.c.notification_id).select_from(source)
 
 
-def _joined() -> Any:
+def _joined() -> sa.FromClause:
     return _e.join(_i, _i.c.id == _e.c.instance_id).outerjoin(_d, _d.c.id == _e.c.delivery_id)
+
+
+def _with_delivery() -> sa.FromClause:
+    return _e.outerjoin(_d, _d.c.id == _e.c.delivery_id)
+
+
+def _event(row: sa.Row[Any]) -> Event:
+    return Event(
+        id=row.id,
+        instance_id=row.instance_id,
+        element_key=row.element_key,
+        hub_key=row.hub_key,
+        object_type=row.object_type,
+        object_id=row.object_id,
+        event_type=row.event_type,
+        date=row.date,
+        poll_date=row.poll_date,
+        status=row.status,
+        delivery_id=row.delivery_id,
+        notification_id=row.notification_id,
+        raw=row.raw,
+    )
+
+
+async def _events(conn: AsyncConnection, query: sa.Select[Any]) -> list[Event]:
+    return [_event(row) for row in (await conn.execute(query)).all()]
 
 
 async def page(
@@ -91,12 +136,11 @@ async def page(
     where: Sequence[ceql.Expr],
     before_id: int | None,
     limit: int,
-) -> list[Row]:
+) -> list[Event]:
     """Events of the organization (or of one of its instances), newest first, ids below
     ``before_id``, at most ``limit``; ``where`` over the fields of :data:`FIELDS`."""
     query = (
-        sa.select(*_columns())
-        .select_from(_joined())
+        _select(_joined())
         .where(_i.c.organization_id == organization_id, *translate(where))
         .order_by(_e.c.id.desc())
         .limit(limit)
@@ -105,24 +149,57 @@ async def page(
         query = query.where(_e.c.instance_id == instance_id)
     if before_id is not None:
         query = query.where(_e.c.id < before_id)
-    return list((await conn.execute(query)).all())
+    return await _events(conn, query)
 
 
 async def get(
     conn: AsyncConnection, *, organization_id: int, event_id: int, instance_id: int | None = None
-) -> Row | None:
+) -> Event | None:
     """One event of the organization (of its instance ``instance_id`` when given); None when there
     is none (any id out of range included)."""
     if not 0 < event_id <= instances.MAX_ID:
         return None
-    query = (
-        sa.select(*_columns())
-        .select_from(_joined())
-        .where(_i.c.organization_id == organization_id, _e.c.id == event_id)
-    )
+    query = _select(_joined()).where(_i.c.organization_id == organization_id, _e.c.id == event_id)
     if instance_id is not None:
         query = query.where(_e.c.instance_id == instance_id)
-    return (await conn.execute(query)).first()
+    found = await _events(conn, query)
+    return found[0] if found else None
+
+
+# -- events the outbox carries -----------------------------------------------------------------
+
+
+async def to_send(
+    conn: AsyncConnection, instance_id: int, event_ids: Sequence[int], *, unsent_only: bool
+) -> list[Event]:
+    """The instance's events among ``event_ids``, in id order (``unsent_only``: not yet in a
+    delivery)."""
+    if not event_ids:
+        return []
+    query = _select(_with_delivery()).where(_e.c.instance_id == instance_id, _e.c.id.in_(event_ids))
+    if unsent_only:
+        query = query.where(_e.c.delivery_id.is_(None))
+    return await _events(conn, query.order_by(_e.c.id))
+
+
+async def between(
+    conn: AsyncConnection,
+    instance_id: int,
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    where: Sequence[Any],
+    limit: int,
+) -> list[Event]:
+    """The instance's events dated in [``start``, ``end``) that match ``where`` (expressions made
+    by :func:`translate`), in id order, at most ``limit``."""
+    query = (
+        _select(_with_delivery())
+        .where(_e.c.instance_id == instance_id, _e.c.date >= start, _e.c.date < end, *where)
+        .order_by(_e.c.id)
+        .limit(limit)
+    )
+    return await _events(conn, query)
 
 
 # -- where ------------------------------------------------------------------------------------

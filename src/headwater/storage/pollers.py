@@ -92,6 +92,8 @@ class Claimed:
     consecutive_failures: int
     lease_owner: str
     start_ms: int | None = None  # the poller's start (see :func:`sync`); None: not kept
+    # the instance's version when claimed: a copy of it read since is still current
+    instance_updated_at: dt.datetime | None = None
 
 
 def _ms(when: dt.datetime) -> int:
@@ -338,6 +340,16 @@ async def claim(
         )
         given_back = {row.id for row in result.all()}
         claimed = [c for c in claimed if c.id not in given_back]
+    if claimed:
+        versions = await conn.execute(
+            sa.select(_i.c.id, _i.c.updated_at).where(
+                _i.c.id.in_(sorted({c.instance_id for c in claimed}))
+            )
+        )
+        updated = {row.id: row.updated_at for row in versions}
+        claimed = [
+            dataclasses.replace(c, instance_updated_at=updated.get(c.instance_id)) for c in claimed
+        ]
     return sorted(claimed, key=lambda c: (c.due_at, c.id))
 
 

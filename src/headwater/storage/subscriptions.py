@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from headwater.storage import deliveries, tables
 
-Row = sa.Row[Any]
 _d = tables.deliveries
 _i = tables.instances
 
@@ -25,6 +24,17 @@ class Queue:
     queued: int = 0
 
 
+@dataclasses.dataclass(frozen=True)
+class Subscriber:
+    """An instance, as far as its subscription shows it."""
+
+    id: int
+    element_key: str
+    configuration: dict[str, Any]
+    subscription_active: bool
+    events_enabled: bool
+
+
 async def instances_page(
     conn: AsyncConnection,
     *,
@@ -32,10 +42,9 @@ async def instances_page(
     after_id: int | None,
     limit: int,
     instance_id: int | None = None,
-) -> list[Any]:
-    """The organization's instances in id order after ``after_id``, with what a subscription
-    shows: ``id``, ``element_key``, ``configuration``, ``subscription_active``,
-    ``events_enabled``."""
+) -> list[Subscriber]:
+    """The organization's instances in id order after ``after_id`` (only ``instance_id`` when
+    given), at most ``limit``."""
     query = (
         sa.select(
             _i.c.id,
@@ -52,7 +61,16 @@ async def instances_page(
         query = query.where(_i.c.id > after_id)
     if instance_id is not None:
         query = query.where(_i.c.id == instance_id)
-    return list((await conn.execute(query)).all())
+    return [
+        Subscriber(
+            id=row.id,
+            element_key=row.element_key,
+            configuration=dict(row.configuration or {}),
+            subscription_active=bool(row.subscription_active),
+            events_enabled=bool(row.events_enabled),
+        )
+        for row in (await conn.execute(query)).all()
+    ]
 
 
 def _counted(status: str) -> Any:

@@ -160,6 +160,19 @@ record_versions = sa.Table(
     sa.Column("deleted", sa.Boolean, nullable=False),
 )
 
+rate_limits = sa.Table(
+    "rate_limits",
+    metadata,
+    # an instance's provider account: when its next call may go, shared by every process
+    sa.Column(
+        "instance_id",
+        sa.Integer,
+        sa.ForeignKey("instances.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("next_ms", sa.BigInteger, nullable=False),
+)
+
 deliveries = sa.Table(
     "deliveries",
     metadata,

@@ -31,10 +31,6 @@ Where = Annotated[
 Hydrate = Annotated[bool, Query(description="Include each notification's `message` as it is sent.")]
 
 
-def _service(c: Container) -> service.DeliveryService:
-    return service.DeliveryService(c)
-
-
 def _where(value: str | None) -> str | None:
     """A ``where`` as given; neither database stores a NUL, so none may be compared with."""
     if value is not None and "\x00" in value:
@@ -43,7 +39,8 @@ def _where(value: str | None) -> str | None:
 
 
 def delivery_json(view: service.View, *, hydrate: bool = False) -> dict[str, Any]:
-    row = view.row
+    """A delivery and its attempts as the API shows them (``hydrate``: with its message)."""
+    row = view.delivery
     body: dict[str, Any] = {
         "id": row.id,
         "notificationId": row.notification_id,
@@ -117,8 +114,8 @@ def subscription_json(found: subscriptions.Subscription) -> dict[str, Any]:
 async def list_subscriptions(who: auth.Principal, c: Deps, page: paging.Page) -> JSONResponse:
     """Each instance's subscription: its callback URL, whether it is active, and how many of its
     notifications are pending, retrying and queued."""
-    found = await subscriptions.page(
-        c.engine, organization_id=who.organization_id, after_id=page.after_id(), limit=page.size + 1
+    found = await c.deliveries.subscription_page(
+        organization_id=who.organization_id, after_id=page.after_id(), limit=page.size + 1
     )
     items, more = paging.split(found, page)
     token = paging.id_token(items[-1].instance_id) if more else None
@@ -130,8 +127,8 @@ async def get_subscription(
     subscription_id: ids.SubscriptionId, who: auth.Principal, c: Deps
 ) -> dict[str, Any]:
     """One subscription, by its id (that of its instance)."""
-    found = await subscriptions.get(
-        c.engine, organization_id=who.organization_id, instance_id=subscription_id
+    found = await c.deliveries.subscription(
+        organization_id=who.organization_id, instance_id=subscription_id
     )
     return subscription_json(found)
 
@@ -145,14 +142,14 @@ async def list_deliveries(
     hydrate: Hydrate = False,
 ) -> JSONResponse:
     """The organization's deliveries, newest first, each with its attempts."""
-    views = await _service(c).page(
+    views = await c.deliveries.page(
         organization_id=who.organization_id,
         where=_where(where),
         before_id=page.after_id(),
         limit=page.size + 1,
     )
     items, more = paging.split(views, page)
-    token = paging.id_token(items[-1].row.id) if more else None
+    token = paging.id_token(items[-1].delivery.id) if more else None
     return paging.respond([delivery_json(v, hydrate=hydrate) for v in items], token)
 
 
@@ -160,9 +157,8 @@ async def list_deliveries(
 async def release_deliveries(who: auth.Principal, c: Deps, where: Where = None) -> JSONResponse:
     """Release queued deliveries (those matching `where`, e.g. `status='queued'`): they are sent
     again in order, and their instances' subscriptions are reactivated. Answers the released."""
-    delivering = _service(c)
-    released = await delivering.release(organization_id=who.organization_id, where=_where(where))
-    return JSONResponse([delivery_json(v) for v in await delivering.views(released)])
+    released = await c.deliveries.release(organization_id=who.organization_id, where=_where(where))
+    return JSONResponse([delivery_json(v) for v in released])
 
 
 class ReplayRequest(BaseModel):
@@ -194,16 +190,17 @@ async def replay_events(
     start, end = _utc(body.start, "from"), _utc(body.end, "to")
     if end <= start:
         raise InputError(problems=[("to", "must be later than from")])
-    delivering = _service(c)
-    replayed = await delivering.replay(
+    replayed = await c.deliveries.replay(
         organization_id=who.organization_id,
         instance_id=instance_id,
         start=start,
         end=end,
         where=_where(body.where),
     )
-    views = await delivering.views(replayed.delivery_ids)
-    return {"eventCount": replayed.event_count, "deliveries": [delivery_json(v) for v in views]}
+    return {
+        "eventCount": replayed.event_count,
+        "deliveries": [delivery_json(v) for v in replayed.deliveries],
+    }
 
 
 @router.post("/instances/{instance_id:int}/notifications/test")
@@ -212,9 +209,7 @@ async def test_notification(
 ) -> dict[str, Any]:
     """Send a signed test notification to the instance's callback URL now; answers the delivery
     with its attempt (`status` is `delivered` or `failed`)."""
-    delivering = _service(c)
-    delivery_id = await delivering.send_test(
+    view = await c.deliveries.send_test(
         organization_id=who.organization_id, instance_id=instance_id
     )
-    (view,) = await delivering.views([delivery_id])
     return delivery_json(view, hydrate=True)

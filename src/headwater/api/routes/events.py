@@ -15,9 +15,8 @@ from fastapi.responses import JSONResponse
 
 from headwater.api import auth, deps, ids, paging
 from headwater.bootstrap import Container
-from headwater.domain import ceql, dates
-from headwater.errors import NotFoundError
-from headwater.storage import db, events
+from headwater.delivery import event_log
+from headwater.domain import dates
 
 router = APIRouter(tags=["events"])
 
@@ -33,22 +32,22 @@ Where = Annotated[
 ]
 
 
-def event_json(row: Any) -> dict[str, Any]:
+def event_json(event: event_log.Event) -> dict[str, Any]:
     """An event as the API shows it."""
     return {
-        "id": row.id,
-        "instanceId": row.instance_id,
-        "elementKey": row.element_key,
-        "hubKey": row.hub_key,
-        "objectType": row.object_type,
-        "objectId": row.object_id,
-        "eventType": row.event_type,
-        "date": dates.iso(row.date),
-        "pollDate": dates.iso(row.poll_date),
-        "status": row.status,
-        "notificationId": row.notification_id,
-        "deliveryId": row.delivery_id,
-        "raw": row.raw,
+        "id": event.id,
+        "instanceId": event.instance_id,
+        "elementKey": event.element_key,
+        "hubKey": event.hub_key,
+        "objectType": event.object_type,
+        "objectId": event.object_id,
+        "eventType": event.event_type,
+        "date": dates.iso(event.date),
+        "pollDate": dates.iso(event.poll_date),
+        "status": event.status,
+        "notificationId": event.notification_id,
+        "deliveryId": event.delivery_id,
+        "raw": event.raw,
     }
 
 
@@ -59,20 +58,16 @@ async def _page(
     where: str | None,
     page: paging.PageRequest,
 ) -> JSONResponse:
-    conditions = ceql.parse(where) if where else []
-    events.translate(conditions)  # a bad where is a 400 before any query
-    async with db.reading(c.engine) as conn:
-        rows = await events.page(
-            conn,
-            organization_id=who.organization_id,
-            instance_id=instance_id,
-            where=conditions,
-            before_id=page.after_id(),
-            limit=page.size + 1,
-        )
-    items, more = paging.split(rows, page)
+    found = await c.events.page(
+        organization_id=who.organization_id,
+        instance_id=instance_id,
+        where=where,
+        before_id=page.after_id(),
+        limit=page.size + 1,
+    )
+    items, more = paging.split(found, page)
     token = paging.id_token(items[-1].id) if more else None
-    return paging.respond([event_json(row) for row in items], token)
+    return paging.respond([event_json(event) for event in items], token)
 
 
 @router.get("/instances/events")
@@ -93,14 +88,10 @@ async def list_events(
 async def _one(
     c: Container, who: auth.Principal, event_id: int, instance_id: int | None
 ) -> dict[str, Any]:
-    async with db.reading(c.engine) as conn:
-        row = await events.get(
-            conn, organization_id=who.organization_id, event_id=event_id, instance_id=instance_id
-        )
-    if row is None:
-        owner = "" if instance_id is None else f" on instance {instance_id}"
-        raise NotFoundError(f"No event with id {event_id}{owner}.")
-    return event_json(row)
+    found = await c.events.get(
+        organization_id=who.organization_id, event_id=event_id, instance_id=instance_id
+    )
+    return event_json(found)
 
 
 @router.get("/instances/events/{event_id:int}")

@@ -67,7 +67,7 @@ def _hub(c: Container, instance: auth.ElementInstance) -> base.Hub:
             f"Instance {instance.id} must be re-authenticated (PUT with a new code).",
             provider_message=instance.invalid_reason,
         )
-    return c.instances.hub(instance.id, instance.element_key)
+    return c.connections.hub(instance)
 
 
 def _path(*segments: str) -> str:

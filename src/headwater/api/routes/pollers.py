@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
@@ -10,6 +11,7 @@ from pydantic import BaseModel
 
 from headwater.api import auth, deps, ids
 from headwater.bootstrap import Container
+from headwater.domain import dates
 from headwater.poller import control
 
 router = APIRouter(tags=["pollers"])
@@ -26,6 +28,36 @@ async def _active(c: Container, who: auth.Principal, instance_id: int) -> bool:
     return control.is_active(
         instance.configuration, valid=instance.valid, disabled=instance.disabled
     )
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else dates.iso(value)
+
+
+def poller_json(state: control.PollerState) -> dict[str, Any]:
+    """A poller as the API shows it."""
+    return {
+        "resource": state.resource,
+        "enabled": state.enabled,
+        "cursor": _iso(state.cursor),
+        "lastRunDate": _iso(state.last_run_at),
+        "nextRunDate": _iso(state.next_run_at) if state.enabled else None,
+        "lastError": state.last_error,
+        "consecutiveFailures": state.consecutive_failures,
+        "lastEventCount": state.last_event_count,
+        "disabledReason": state.disabled_reason,
+        "nextReconcileDate": _iso(state.next_reconcile_at),
+    }
+
+
+def disabled_json(found: control.DisabledPoller) -> dict[str, Any]:
+    """A disabled poller, with its instance, as the API shows it."""
+    return {
+        "instanceId": found.instance_id,
+        "instanceName": found.instance_name,
+        "elementKey": found.element_key,
+        **poller_json(found.poller),
+    }
 
 
 class DisabledPoller(BaseModel):
@@ -51,7 +83,7 @@ async def list_disabled_pollers(who: auth.Principal, c: Deps) -> list[dict[str, 
     """The organization's disabled pollers: those that disabled themselves after failing
     (`disabledReason` says why) and those paused by their user (`disabledReason` `paused`).
     Resume one with `PUT /instances/{id}/pollers/{resource}/enabled`."""
-    return await control.disabled(c.engine, who.organization_id)
+    return [disabled_json(found) for found in await c.pollers.disabled(who.organization_id)]
 
 
 @router.get("/instances/{instance_id:int}/pollers")
@@ -61,7 +93,7 @@ async def list_pollers(
     """Each resource's poller: `cursor`, `lastRunDate`, `nextRunDate`, `lastError`,
     `consecutiveFailures`, `lastEventCount`, `enabled` (and `disabledReason`)."""
     await c.instances.get(who, instance_id)
-    return await control.states(c.engine, instance_id)
+    return [poller_json(state) for state in await c.pollers.states(instance_id)]
 
 
 @router.post(_ONE + "/run", status_code=202)
@@ -70,8 +102,8 @@ async def run_poller(
 ) -> JSONResponse:
     """Poll this resource now (right after the current poll, when one is running)."""
     active = await _active(c, who, instance_id)
-    body = await control.run_now(c.engine, instance_id, resource, active=active)
-    return JSONResponse(body, status_code=202)
+    state = await c.pollers.run_now(instance_id, resource, active=active)
+    return JSONResponse(poller_json(state), status_code=202)
 
 
 @router.post(_ONE + "/reconcile", status_code=202)
@@ -80,8 +112,8 @@ async def reconcile_poller(
 ) -> JSONResponse:
     """Poll this resource now and then look for deleted records (an ids-only listing)."""
     active = await _active(c, who, instance_id)
-    body = await control.run_now(c.engine, instance_id, resource, active=active, reconcile=True)
-    return JSONResponse(body, status_code=202)
+    state = await c.pollers.run_now(instance_id, resource, active=active, reconcile=True)
+    return JSONResponse(poller_json(state), status_code=202)
 
 
 @router.put(_ONE + "/enabled")
@@ -90,7 +122,8 @@ async def resume_poller(
 ) -> dict[str, Any]:
     """Resume a paused poller, or one that disabled itself after failing; it runs at once."""
     active = await _active(c, who, instance_id)
-    return await control.set_enabled(c.engine, instance_id, resource, enabled=True, active=active)
+    state = await c.pollers.set_enabled(instance_id, resource, enabled=True, active=active)
+    return poller_json(state)
 
 
 @router.delete(_ONE + "/enabled")
@@ -99,4 +132,5 @@ async def pause_poller(
 ) -> dict[str, Any]:
     """Pause a poller until it is resumed."""
     active = await _active(c, who, instance_id)
-    return await control.set_enabled(c.engine, instance_id, resource, enabled=False, active=active)
+    state = await c.pollers.set_enabled(instance_id, resource, enabled=False, active=active)
+    return poller_json(state)

@@ -19,9 +19,7 @@ How Act-On's answers are translated:
 from __future__ import annotations
 
 import dataclasses
-import email.utils
 import json
-import time
 from collections.abc import Mapping
 
 from headwater import errors
@@ -99,20 +97,3 @@ def failure(answer: Answer, method: str, path: str) -> errors.ProviderError:
     else:
         kind = errors.ProviderUnavailable
     return kind(text, provider_message=message, http_status=answer.status)
-
-
-def retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from ``Retry-After`` (delta-seconds or an HTTP date); None without one."""
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())

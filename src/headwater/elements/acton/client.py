@@ -35,7 +35,7 @@ class ActonClient:
         http: aiohttp.ClientSession,
         base_url: str,
         tokens: base.TokenSource,
-        limiter: limits.RateLimiter,
+        limiter: base.Limiter,
         *,
         timeout: float = 30.0,
         max_rate_limit_retries: int = 3,
@@ -212,7 +212,7 @@ class ActonClient:
                 refreshed = True
                 continue
             if answer.status == 429:
-                delay = answers.retry_after(answer.headers)
+                delay = limits.retry_after(answer.headers)
                 if delay is None:
                     delay = float(2**rate_limit_retries)
                 self._limiter.hold(delay)
