@@ -8,6 +8,7 @@ import json
 
 from headwater.elements import registry
 from headwater.instances import views
+from headwater.poller import control
 from headwater.ui import chart, health
 from headwater.ui import instance_form as forms
 
@@ -130,15 +131,21 @@ def _instance(**changes: object) -> views.Instance:
     return views.Instance(**values)  # type: ignore[arg-type]
 
 
-def _poller(**changes: object) -> dict[str, object]:
-    return {
+def _poller(**changes: object) -> control.PollerState:
+    values: dict[str, object] = {
         "resource": "contacts",
         "enabled": True,
-        "consecutiveFailures": 0,
-        "lastError": None,
-        "disabledReason": None,
-        **changes,
+        "cursor": None,
+        "last_run_at": None,
+        "next_run_at": None,
+        "last_error": None,
+        "consecutive_failures": 0,
+        "last_event_count": None,
+        "disabled_reason": None,
+        "next_reconcile_at": None,
     }
+    values.update(changes)
+    return control.PollerState(**values)  # type: ignore[arg-type]
 
 
 def test_health_names_what_is_wrong_first() -> None:
@@ -146,7 +153,7 @@ def test_health_names_what_is_wrong_first() -> None:
     assert [b.label for b in fine.badges] == ["polling"] and fine.queue is None
     failing = health.of(
         _instance(valid=False, invalid_reason="revoked"),
-        [_poller(consecutiveFailures=3, lastError="boom"), _poller(resource="x", enabled=False)],
+        [_poller(consecutive_failures=3, last_error="boom"), _poller(resource="x", enabled=False)],
         None,
         polling=False,
     )

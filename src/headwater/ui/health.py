@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any
 
 from headwater.delivery import subscriptions
 from headwater.instances import views
+from headwater.poller import control
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,7 +28,7 @@ class Health:
 
 def of(
     instance: views.Instance,
-    pollers: Sequence[dict[str, Any]],
+    pollers: Sequence[control.PollerState],
     subscription: subscriptions.Subscription | None,
     *,
     polling: bool,
@@ -39,13 +39,13 @@ def of(
         badges.append(Badge("invalid", "bad", instance.invalid_reason or ""))
     if instance.disabled:
         badges.append(Badge("disabled", "off", "the instance is disabled"))
-    failing = [p for p in pollers if p["enabled"] and p["consecutiveFailures"]]
-    stopped = [p for p in pollers if not p["enabled"]]
+    failing = [p for p in pollers if p.enabled and p.consecutive_failures]
+    stopped = [p for p in pollers if not p.enabled]
     if failing:
-        names = ", ".join(p["resource"] for p in failing)
-        badges.append(Badge("failing", "bad", f"{names}: {failing[0]['lastError'] or ''}"))
+        names = ", ".join(p.resource for p in failing)
+        badges.append(Badge("failing", "bad", f"{names}: {failing[0].last_error or ''}"))
     if stopped:
-        names = ", ".join(f"{p['resource']} ({p['disabledReason'] or 'paused'})" for p in stopped)
+        names = ", ".join(f"{p.resource} ({p.disabled_reason or 'paused'})" for p in stopped)
         badges.append(Badge("poller disabled", "warn", names))
     if subscription is not None and not subscription.active:
         badges.append(

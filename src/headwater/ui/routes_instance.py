@@ -235,7 +235,7 @@ async def test_notification(request: Request, instance_id: int) -> Response:
             raise
         problems = {"test": error.message}
         return await render(request, who, instance_id, status=error.status, problems=problems)
-    return _done(instance_id, "test", sent.row.status, "deliveries")
+    return _done(instance_id, "test", sent.delivery.status, "deliveries")
 
 
 @router.get("/instances/{instance_id:int}/events/{event_id:int}")
@@ -256,5 +256,5 @@ async def event_page(request: Request, instance_id: int, event_id: int) -> Respo
         instance=instance,
         event=found,
         deliveries=sent,
-        messages={view.row.id: data.message(view) for view in sent},
+        messages={view.delivery.id: data.message(view) for view in sent},
     )
