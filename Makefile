@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 ELEMENT ?= acton
 
-.PHONY: demo test soak check services bench clean
+.PHONY: demo test soak check services ui-deps bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,10 @@ demo: $(STAMP)
 services:
 	bash scripts/services.sh
 
-test: $(STAMP) services
+ui-deps:
+	bash scripts/ui-test-deps.sh
+
+test: $(STAMP) services ui-deps
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 soak: $(STAMP) services

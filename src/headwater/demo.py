@@ -205,6 +205,7 @@ class Demo:
             await asyncio.sleep(0.2)  # let the receiver's last lines through
             echo.cancel()
             await self.show_records(http, instance["id"], arrivals)
+            await self.show_ui(http, instance["id"])
         print(f"\nDone in {time.monotonic() - self.started:.1f} s.", flush=True)
 
     async def create_instance(self, http: aiohttp.ClientSession) -> Any:
@@ -334,9 +335,21 @@ class Demo:
                 f"attempts: {tries}"
             )
 
+    async def show_ui(self, http: aiohttp.ClientSession, instance_id: int) -> None:
+        """Print the web UI's address and a one-time link that signs the demo user in."""
+        headers = {"Authorization": self.auth}
+        async with http.post(self.root + "/sign-in/links", headers=headers) as response:
+            text = await response.text()
+            if response.status != 200:
+                raise DemoError(f"POST /sign-in/links answered {response.status}: {text}")
+            link = json.loads(text)["url"]
+        self.say(f"The web UI: {self.root}/ (this instance: {self.root}/instances/{instance_id})")
+        print(f"      sign in with one click (once, within 15 minutes): {link}", flush=True)
+
     async def linger(self) -> None:
         print(
             "\nStill running; try it yourself (see README.md):\n"
+            f"  web UI   {self.root}/  (the link above signs you in)\n"
             f"  API      {self.api}  (docs at {self.root}/docs)\n"
             f"  auth     Authorization: {self.auth}\n"
             f"  receiver {self.receiver}/arrivals\n"

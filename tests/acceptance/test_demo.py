@@ -35,6 +35,8 @@ def test_the_demo_shows_signed_notifications_and_stops_everything(
     assert f"{name} sandbox on http://127.0.0.1:" in out, out
     assert re.search(r"verified both signatures of (\d+) of \1 notification", out), out
     assert "NOTIFIED" in out and "delivered" in out
+    assert re.search(r"The web UI: http://127\.0\.0\.1:\d+/", out), out
+    assert re.search(r"sign in with one click .*: http://127\.0\.0\.1:\d+/sign-in/link/\S+", out)
     assert "Stopped the sandbox, the receiver and the server." in out
     seconds = float(re.search(r"Done in ([\d.]+) s", out).group(1))  # type: ignore[union-attr]
     assert seconds < 60

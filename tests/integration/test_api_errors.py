@@ -192,7 +192,7 @@ async def test_crash_is_a_logged_500_with_request_id(
             404,
             "did you mean /elements/api-v2/instances/{instance_id}?",
         ),
-        ("GET", "/", 404, "the API is under /elements/api-v2 (described at /docs)"),
+        ("GET", "/nothing-here", 404, "the API is under /elements/api-v2 (described at /docs)"),
         ("POST", "/foo", 404, "the API is under /elements/api-v2 (described at /docs)"),
         ("GET", "/elements/api-v2/zzz/yyy", 404, "(the API is described at /docs)"),
     ],

@@ -47,6 +47,7 @@ def routers() -> list[APIRouter]:
 def create_app(container: Container) -> FastAPI:
     """The API of a built container (the caller owns the container's lifetime)."""
     from headwater.api.routes import health
+    from headwater.ui import app as ui_app
 
     app = FastAPI(
         title="Headwater",
@@ -58,6 +59,7 @@ def create_app(container: Container) -> FastAPI:
     for router in routers():
         app.include_router(router, prefix=BASE_PATH)
     app.include_router(health.router)
+    ui_app.install(app)
     notification.declare(app)
     openapi.install(app, BASE_PATH)
     app.add_exception_handler(HeadwaterError, _headwater_error)  # type: ignore[arg-type]

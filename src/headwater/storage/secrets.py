@@ -106,6 +106,8 @@ class SecretBox:
     def __init__(self, fernet_key: bytes, fingerprint: str) -> None:
         self._fernet = Fernet(base64.urlsafe_b64encode(fernet_key))
         self.fingerprint = fingerprint
+        # keys for other purposes come from the same derived material, never equal to it
+        self._subkeys = hmac.new(fernet_key, b"headwater-subkeys", hashlib.sha256).digest()
 
     @classmethod
     def derived(cls, key: str, derivation: Derivation) -> SecretBox:
@@ -119,6 +121,11 @@ class SecretBox:
         """The box of a database set up before key derivation; only to read and re-seal."""
         _require(key)
         return cls(hashlib.sha256(b"headwater-fernet:" + key.encode()).digest(), "")
+
+    def subkey(self, purpose: str) -> bytes:
+        """A 32-byte key for ``purpose`` (e.g. signing the UI's cookies), derived from this box's
+        key: as hard to guess as the secrets it seals, and another for every purpose."""
+        return hmac.new(self._subkeys, purpose.encode(), hashlib.sha256).digest()
 
     def seal(self, value: dict[str, Any]) -> str:
         """The Fernet token of ``value`` as JSON."""
