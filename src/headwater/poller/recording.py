@@ -109,15 +109,13 @@ async def finish_only(
     engine: AsyncEngine, claimed: pollers.Claimed, finish: pollers.Finish
 ) -> None:
     """Record an outcome that stores nothing beneath the instance (a poll that read no record
-    in its window): one statement, whose lease check is its own condition. It commits
-    together with the other outcomes written meanwhile (:mod:`headwater.storage.grouped`).
-    Raises ``LeaseLost`` when another worker took the poller over."""
-
-    async def unit(conn: AsyncConnection) -> bool:
-        now = dt.datetime.now(dt.UTC)
-        return await pollers.finish(
-            conn, claimed.id, owner=claimed.lease_owner, now=now, outcome=finish
-        )
-
-    if not await grouped.write(engine, unit):
+    in its window). It is written together with the other outcomes queued meanwhile
+    (:mod:`headwater.storage.grouped`, :func:`headwater.storage.pollers.finish_many`), each
+    under its own lease check. Raises ``LeaseLost`` when another worker took the poller over."""
+    item = pollers.Finishing(claimed.id, claimed.lease_owner, finish)
+    if not await grouped.write_one(engine, _finish_many, item):
         raise context.LeaseLost()
+
+
+async def _finish_many(conn: AsyncConnection, items: list[pollers.Finishing]) -> list[bool]:
+    return await pollers.finish_many(conn, items, now=dt.datetime.now(dt.UTC))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import weakref
 from collections.abc import Awaitable, Callable
@@ -31,14 +32,21 @@ from headwater.storage import db
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+ItemT = TypeVar("ItemT")
 
 Unit = Callable[[AsyncConnection], Awaitable[Any]]
 
 
+Many = Callable[[AsyncConnection, list[Any]], Awaitable[list[Any]]]
+"""Writes several items of one kind at once and returns their results, item by item."""
+
+
 @dataclasses.dataclass
 class _Queued:
-    unit: Unit
+    unit: Unit | None
     future: asyncio.Future[Any]
+    many: Many | None = None
+    item: Any = None
 
 
 class _Started(Exception):
@@ -55,9 +63,9 @@ class Committer:
         self.groups = 0  # committed groups, for the tests and the curious
         self.units = 0
 
-    async def submit(self, unit: Unit) -> Any:
+    async def submit(self, unit: Unit | None, many: Many | None = None, item: Any = None) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queued.append(_Queued(unit, future))
+        self._queued.append(_Queued(unit, future, many, item))
         if self._flush is None or self._flush.done():
             self._flush = asyncio.create_task(self._run(), name="group-commit")
         return await future
@@ -79,15 +87,12 @@ class Committer:
                 took = True
                 taken.extend(q for q in self._queued if not q.future.done())
                 self._queued.clear()
-            results = []
-            for queued in taken:
-                try:
-                    results.append(await queued.unit(conn))
-                except Exception as error:
-                    if db.retry_reason(error) is not None:
-                        raise  # the whole group runs again (db.write)
-                    raise _Started() from error
-            return results
+            try:
+                return await _run_all(conn, taken)
+            except Exception as error:
+                if db.retry_reason(error) is not None:
+                    raise  # the whole group runs again (db.write)
+                raise _Started() from error
 
         try:
             results = await db.write(self.engine, group)
@@ -114,11 +119,29 @@ class Committer:
             if queued.future.done():
                 continue
             try:
-                result = await db.write(self.engine, queued.unit)
+                result = (await db.write(self.engine, functools.partial(_run_all, taken=[queued])))[
+                    0
+                ]
             except Exception as error:
                 _settle(queued.future, error=error)
             else:
                 _settle(queued.future, result=result)
+
+
+async def _run_all(conn: AsyncConnection, taken: list[_Queued]) -> list[Any]:
+    """Run a group's units, and each kind of item in one go; their results in queue order."""
+    results: dict[int, Any] = {}
+    kinds: dict[Many, list[int]] = {}
+    for n, queued in enumerate(taken):
+        if queued.many is not None:
+            kinds.setdefault(queued.many, []).append(n)
+    for many, numbers in kinds.items():
+        found = await many(conn, [taken[n].item for n in numbers])
+        results.update(zip(numbers, found, strict=True))
+    for n, queued in enumerate(taken):
+        if queued.unit is not None:
+            results[n] = await queued.unit(conn)
+    return [results[n] for n in range(len(taken))]
 
 
 def _settle(
@@ -148,4 +171,15 @@ async def write(engine: AsyncEngine, unit: Callable[[AsyncConnection], Awaitable
     what it returns (or raise what it raises). Like :func:`headwater.storage.db.write`'s,
     ``unit`` must be safe to run again: database statements only."""
     result: T = await committer(engine).submit(unit)
+    return result
+
+
+async def write_one(
+    engine: AsyncEngine,
+    many: Callable[[AsyncConnection, list[ItemT]], Awaitable[list[T]]],
+    item: ItemT,
+) -> T:
+    """Write ``item`` with the other items of its kind queued meanwhile: ``many`` writes them
+    all in one go, in the group's transaction, and returns each one's result."""
+    result: T = await committer(engine).submit(None, many, item)
     return result
