@@ -114,18 +114,21 @@ async def test_a_failing_unit_fails_alone(engine: AsyncEngine) -> None:
     assert (await _row(engine, second)).cursor_ms != 1007, "the broken unit left nothing"
 
 
+@pytest.mark.parametrize("together", [1, 2])
 async def test_a_run_requested_meanwhile_makes_the_poller_due_at_once(
-    engine: AsyncEngine,
+    engine: AsyncEngine, together: int
 ) -> None:
-    [claimed] = await _claimed(engine, 1)
+    claimed = await _claimed(engine, together)
     async with db.transaction(engine) as conn:
-        await pollers.request_run(conn, claimed.id, now=NOW + SECOND)
+        await pollers.request_run(conn, claimed[0].id, now=NOW + SECOND)
     done = NOW + 2 * SECOND
+    items = [pollers.Finishing(c.id, "w1", _finish(n)) for n, c in enumerate(claimed)]
     async with db.transaction(engine) as conn:
-        item = pollers.Finishing(claimed.id, "w1", _finish(0))
-        assert await pollers.finish_many(conn, [item], now=done) == [True]
-    row = await _row(engine, claimed)
+        assert await pollers.finish_many(conn, items, now=done) == [True] * together
+    row = await _row(engine, claimed[0])
     assert row.next_run_at == done and row.run_requested is False and row.lease_owner is None
+    for n, c in enumerate(claimed[1:], start=1):
+        assert (await _row(engine, c)).next_run_at == NOW + (100 + n) * SECOND
 
 
 def test_outcomes_of_one_shape_share_one_statement() -> None:

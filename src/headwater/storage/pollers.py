@@ -481,6 +481,9 @@ async def finish_many(
     still ``WHERE lease_owner = :owner``. Returns, item by item, whether it was written."""
     if not items:
         return []
+    if len(items) == 1:  # alone: one statement, its lease check its own condition
+        one = items[0]
+        return [await finish(conn, one.poller_id, owner=one.owner, now=now, outcome=one.outcome)]
     query = sa.select(_p.c.id, _p.c.lease_owner).where(
         _p.c.id.in_(sorted({item.poller_id for item in items}))
     )
