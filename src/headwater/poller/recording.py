@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from headwater.delivery import outbox
 from headwater.domain import changes, recording
 from headwater.poller import context
-from headwater.storage import db, events, instances, pollers, versions
+from headwater.storage import db, events, grouped, instances, pollers, versions
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,11 +55,11 @@ async def record(
     """Commit what ``decide`` makes of the poller's knowledge of ``object_ids`` (None: of every
     record it knows). Raises ``LeaseLost`` when another worker took the poller over."""
 
-    async def unit(conn: AsyncConnection) -> Recorded:
+    async def unit(conn: AsyncConnection) -> Recorded | None:
         await instances.lock(conn, claimed.instance_id)
         row = await pollers.hold(conn, claimed.id, owner=claimed.lease_owner)
         if row is None:
-            raise context.LeaseLost()
+            return None
         known = await versions.versions(conn, claimed.id, object_ids)
         decision = decide(known, row)
         plan = decision.plan
@@ -94,21 +94,28 @@ async def record(
         )
         return Recorded(decision, event_ids)
 
-    return await db.write(engine, unit)
+    if engine.dialect.name == "sqlite":
+        # one writer at a time and no row locks: several polls' records commit together
+        recorded = await grouped.write(engine, unit)
+    else:
+        # each transaction locks its instance first (the lock order of storage.db): one each
+        recorded = await db.write(engine, unit)
+    if recorded is None:
+        raise context.LeaseLost()
+    return recorded
 
 
 async def finish_only(
     engine: AsyncEngine, claimed: pollers.Claimed, finish: pollers.Finish
 ) -> None:
     """Record an outcome that stores nothing beneath the instance (a poll that read no record
-    in its window): one statement, whose lease check is its own condition. Raises
-    ``LeaseLost`` when another worker took the poller over."""
-
-    async def unit(conn: AsyncConnection) -> bool:
-        now = dt.datetime.now(dt.UTC)
-        return await pollers.finish(
-            conn, claimed.id, owner=claimed.lease_owner, now=now, outcome=finish
-        )
-
-    if not await db.write(engine, unit):
+    in its window). It is written together with the other outcomes queued meanwhile
+    (:mod:`headwater.storage.grouped`, :func:`headwater.storage.pollers.finish_many`), each
+    under its own lease check. Raises ``LeaseLost`` when another worker took the poller over."""
+    item = pollers.Finishing(claimed.id, claimed.lease_owner, finish)
+    if not await grouped.write_one(engine, _finish_many, item):
         raise context.LeaseLost()
+
+
+async def _finish_many(conn: AsyncConnection, items: list[pollers.Finishing]) -> list[bool]:
+    return await pollers.finish_many(conn, items, now=dt.datetime.now(dt.UTC))
