@@ -115,3 +115,5 @@ def configure(log_format: str, *, level: int = logging.INFO) -> None:
         named = logging.getLogger(name)
         named.handlers.clear()
         named.propagate = True
+        named.setLevel(logging.NOTSET)  # a server started earlier may have quietened it
+        named.disabled = False

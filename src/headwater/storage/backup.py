@@ -2,7 +2,9 @@
 
 The copy is taken while the server runs: SQLite copies the pages in steps and starts again when
 another connection writes between two steps, so the result is always one consistent state of
-the database. It is written beside the target first and renamed into place, so that a failed
+the database. Under a steady stream of writes the steps may never catch up; after a few
+restarts the rest is copied in one step, inside one read transaction (in WAL mode writers go on
+meanwhile). It is written beside the target first and renamed into place, so that a failed
 backup never leaves a half-written file under the name asked for.
 """
 
@@ -23,6 +25,9 @@ from headwater.storage import db, files
 STEP_PAGES = 1024
 """Pages copied per step; between steps writers may go on."""
 
+RESTARTS = 3
+"""Restarts of the stepped copy tolerated before the rest is copied in one step."""
+
 Progress = Callable[[int, int], None]
 """Told after each step: pages copied so far, pages in all."""
 
@@ -34,6 +39,10 @@ class Copied:
     path: Path
     pages: int
     bytes: int
+
+
+class _Outpaced(Exception):
+    """Writers restarted the stepped copy too often."""
 
 
 def source_path(url: str) -> Path:
@@ -65,9 +74,14 @@ def sqlite(url: str, target: Path, *, progress: Progress | None = None) -> Copie
     partial = target.with_name(f".{target.name}.partial")
     partial.unlink(missing_ok=True)
     copied = 0
+    restarts = 0
 
     def step(_status: int, remaining: int, total: int) -> None:
-        nonlocal copied
+        nonlocal copied, restarts
+        if total - remaining < copied:
+            restarts += 1
+            if restarts > RESTARTS:
+                raise _Outpaced
         copied = total - remaining
         if progress is not None:
             progress(copied, total)
@@ -79,7 +93,13 @@ def sqlite(url: str, target: Path, *, progress: Progress | None = None) -> Copie
             contextlib.closing(sqlite3.connect(source, timeout=30)) as src,
             contextlib.closing(sqlite3.connect(partial)) as dst,
         ):
-            src.backup(dst, pages=STEP_PAGES, progress=step)
+            try:
+                src.backup(dst, pages=STEP_PAGES, progress=step)
+            except _Outpaced:
+                src.backup(dst, pages=-1)
+                copied = src.execute("PRAGMA page_count").fetchone()[0]
+                if progress is not None:
+                    progress(copied, copied)
             # one self-contained file: no -wal beside it
             dst.execute("PRAGMA journal_mode=DELETE")
         os.replace(partial, target)

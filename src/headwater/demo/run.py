@@ -5,7 +5,7 @@ ELEMENT=mailchimp``, for Mailchimp), ``headwater serve`` (SQLite, in a fresh fol
 ``headwater-data/demo``) and the callback receiver; creates a user and an instance with polling
 through the real OAuth flow (the sandbox's authorize page, Approve pressed); changes contacts in
 the sandbox; waits for the receiver to show the signed notifications; and prints what Headwater
-recorded. What differs between elements is in :mod:`headwater.demo_elements`. On a terminal
+recorded. What differs between elements is in :mod:`headwater.demo.elements`. On a terminal
 everything keeps running until Ctrl-C (``--exit`` stops at once).
 Every process it started is stopped on the way out.
 """
@@ -30,7 +30,7 @@ from typing import Any
 
 import aiohttp
 
-from headwater import demo_elements
+from headwater.demo import elements as demo_elements
 from headwater.storage import files
 
 CALLBACK = "https://app.example.com/callback"
@@ -398,6 +398,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

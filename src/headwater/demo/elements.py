@@ -1,7 +1,7 @@
 """What ``make demo`` does differently for each element it can show (``ELEMENT=acton`` or
 ``ELEMENT=mailchimp``): the sandbox it starts, the setting that points Headwater at it, the
 poller configuration of the instance, and the changes made in the sandbox. The rest of the demo
-(:mod:`headwater.demo`) is the same for every element."""
+(:mod:`headwater.demo.run`) is the same for every element."""
 
 from __future__ import annotations
 

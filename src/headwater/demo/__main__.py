@@ -1,0 +1,3 @@
+from headwater.demo.run import main
+
+raise SystemExit(main())
