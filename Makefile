@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# the suite mostly waits on servers and subprocesses: four workers keep two cores busy
+TEST_WORKERS ?= 4
 ELEMENT ?= acton
 
 .PHONY: demo test soak check services ui-deps bench clean
@@ -25,7 +27,7 @@ ui-deps:
 	bash scripts/ui-test-deps.sh
 
 test: $(STAMP) services ui-deps
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 soak: $(STAMP) services
 	HEADWATER_SOAK=1 $(BIN)/python -m pytest -q -m soak $(PYTEST_ARGS)
