@@ -397,4 +397,3 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_main(stay, args.element))
     except KeyboardInterrupt:
         return 0
-
