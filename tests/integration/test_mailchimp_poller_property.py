@@ -488,7 +488,8 @@ async def test_the_poller_reports_every_mailchimp_version_once(
         _run_property, db_url, db_kind, sandbox, pages, tmp_path / "data", examples
     )
     since = "exclusive" if sandbox.state.store.exclusive_since else "inclusive"
-    print(f"\nmailchimp property ({db_kind}, {since} since): {totals} in {time.monotonic() - started:.1f} s")
+    took = time.monotonic() - started
+    print(f"\nmailchimp property ({db_kind}, {since} since): {totals} in {took:.1f} s")
     assert totals["examples"] >= examples
     assert totals["missed"] == 0 and totals.get("repeated", 0) == 0
     assert totals["disturbed"] > 0, "some polls must have had members change between pages"
