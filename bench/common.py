@@ -267,10 +267,15 @@ class PgStats:
             found = {k: int(row[k]) for k in self.COUNTERS}
             for table in await conn.fetch(
                 "SELECT relname, " + ", ".join(self.TABLE_COUNTERS) + " FROM pg_stat_all_tables "
-                "WHERE schemaname NOT IN ('information_schema', 'pg_toast')"
+                "WHERE schemaname = 'public'"
             ):
                 for counter in self.TABLE_COUNTERS:
                     found[f"{table['relname']}.{counter}"] = int(table[counter] or 0)
+            # index entries read: a scan that reads many and fetches few is a missing index
+            for index in await conn.fetch(
+                "SELECT indexrelname, idx_tup_read FROM pg_stat_user_indexes"
+            ):
+                found[f"{index['indexrelname']}.idx_tup_read"] = int(index["idx_tup_read"] or 0)
             return found
         finally:
             await conn.close()
