@@ -52,6 +52,20 @@ DELIVERY_OLDEST_UNDELIVERED_SECONDS = Gauge(
     "Age of the oldest notification not yet delivered (0 when none).",
 )
 
+# -- operations alerts ---------------------------------------------------------------------------
+ALERTS = Counter(
+    "headwater_alerts_total",
+    "Alert transitions this process decided, by type: poller.disabled, poller.recovered, "
+    "instance.invalid, instance.valid, subscription.deactivated, subscription.reactivated, "
+    "backlog.exceeded, backlog.cleared.",
+    ["type"],
+)
+ALERTS_FIRING = Gauge(
+    "headwater_alerts_firing",
+    "Alerts firing now, by condition: poller, instance, subscription, backlog.",
+    ["condition"],
+)
+
 # -- storage -----------------------------------------------------------------------------------
 TRANSACTION_RETRIES = Counter(
     "headwater_transaction_retries_total",
