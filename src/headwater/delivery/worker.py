@@ -48,7 +48,7 @@ async def run(container: Deps, stop: asyncio.Event) -> None:
     next_stats = 0.0
     next_retention = time.monotonic() + min(60.0, RETENTION_EVERY_SECONDS)
     purging: asyncio.Task[None] | None = None
-    next_alerts = 0.0
+    next_alerts = time.monotonic() + settings.alert_check_seconds
     checking: asyncio.Task[None] | None = None
 
     def finished(task: asyncio.Task[dispatch.Result | None]) -> None:
