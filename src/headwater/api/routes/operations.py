@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from headwater.api import auth, deps, ids, schemas
+from headwater.api import auth, deps, ids, openapi, schemas
 from headwater.bootstrap import Container
 from headwater.delivery import operations
 from headwater.instances import signature_keys
@@ -17,6 +17,21 @@ router = APIRouter(tags=["operations"])
 
 Deps = Annotated[Container, Depends(deps.container)]
 _PATH = "/notifications/operations"
+_NONE_SET: dict[int | str, dict[str, Any]] = {
+    404: {
+        "description": "The organization has no operations endpoint.",
+        "content": {
+            "application/json": {
+                "schema": {"$ref": openapi.ERROR_REF},
+                "example": {
+                    "requestId": "req_5f0c6b9e2a7d4c1e8b3a9d6f0e2c4b7a",
+                    "message": "This organization has no operations endpoint.",
+                    "errors": [],
+                },
+            }
+        },
+    }
+}
 
 
 class EndpointIn(BaseModel):
@@ -69,7 +84,9 @@ def _endpoint_json(found: operations.Endpoint) -> dict[str, Any]:
     return body
 
 
-@router.get(_PATH, response_model=EndpointOut, response_model_exclude_none=True)
+@router.get(
+    _PATH, response_model=EndpointOut, response_model_exclude_none=True, responses=_NONE_SET
+)
 async def get_operations(who: auth.Principal, c: Deps) -> dict[str, Any]:
     """The organization's operations endpoint (never its key: only whether one is set)."""
     return _endpoint_json(await c.operations.get(who.organization_id))
@@ -87,7 +104,7 @@ async def put_operations(body: EndpointIn, who: auth.Principal, c: Deps) -> dict
     return _endpoint_json(found)
 
 
-@router.delete(_PATH, status_code=200, response_class=Response)
+@router.delete(_PATH, status_code=200, response_class=Response, responses=_NONE_SET)
 async def delete_operations(who: auth.Principal, c: Deps) -> Response:
     """Stop sending operations notifications."""
     await c.operations.delete(who.organization_id)
