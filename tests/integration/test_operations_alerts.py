@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import time
 from typing import Any
@@ -219,3 +220,40 @@ async def _none_undelivered(api: RunningApi, iid: int) -> bool:
         d.status.in_(("created", "retry", "queued")),
     )
     return not waiting
+
+
+@pytest.mark.api(
+    element_settings=FAST_ACTON,
+    poller_failure_limit=1,
+    retry_schedule=(0.05,),
+    tick_seconds=0.02,
+    alert_check_seconds=0.05,
+)
+async def test_the_worker_checks_by_itself_and_a_refused_notice_fails_alone(
+    api: RunningApi, receiver_factory: Any
+) -> None:
+    refusing = receiver_factory(fail="500")
+    callbacks = receiver_factory()
+    auth, iid = await _setup(api, refusing, {"event.notification.callback.url": callbacks.url})
+    api.sandbox.state.faults.add({"kind": "status", "status": 500, "count": 1})
+    assert (await run_poller(api.container, iid)).status == "unavailable"
+    d = tables.deliveries.c
+    async with delivery_support.running_worker(api.container):
+        await delivery_support.eventually(
+            lambda: _any(api, d.kind == "operations", d.status == "failed"),
+            what="the operations notification failed",
+        )
+    assert [n["type"] for n in map(json.loads, (a["body"] for a in refusing.arrivals))] == [
+        "poller.disabled",
+        "poller.disabled",
+    ], "tried twice: the first attempt and one retry"
+    (instance,) = await delivery_support.rows(
+        api.container, tables.instances, tables.instances.c.id == iid
+    )
+    assert instance.subscription_active is True, "the event subscription is not touched"
+    log = await api.call(
+        "GET", "notifications/subscriptions/deliveries?where=kind='operations'", auth=auth
+    )
+    (failed,) = log.json
+    assert failed["status"] == "failed" and len(failed["attempts"]) == 2
+    assert "retries exhausted" in failed["lastError"]
