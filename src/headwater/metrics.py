@@ -34,7 +34,8 @@ NOTIFICATIONS = Counter(
     "headwater_notifications_total",
     "Notification attempts by outcome: delivered, retry (another attempt scheduled), queued "
     "(retries ran out or 410: subscription deactivated), lost (lease taken over meanwhile), "
-    "unrecorded (the outcome could not be stored; the lease runs out and it is tried again).",
+    "unrecorded (the outcome could not be stored; the lease runs out and it is tried again), "
+    "failed (an operations notification whose retries ran out).",
     ["outcome"],
 )
 DELIVERY_ATTEMPT_SECONDS = Histogram(

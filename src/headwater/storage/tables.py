@@ -190,7 +190,7 @@ deliveries = sa.Table(
         sa.ForeignKey("instances.id", ondelete="CASCADE"),
         nullable=False,
     ),
-    sa.Column("kind", sa.String(16), nullable=False),  # events | replay | test
+    sa.Column("kind", sa.String(16), nullable=False),  # events | replay | test | operations
     sa.Column("url", sa.Text, nullable=False),
     # the exact bytes sent (UTF-8 JSON); signatures are computed over them at send time
     sa.Column("body", sa.Text, nullable=False),
