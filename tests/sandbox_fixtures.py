@@ -180,6 +180,10 @@ class Receiver:
     def clear(self) -> None:
         self.arrivals.clear()
 
+    def set_secrets(self, *keys: str) -> None:
+        """Verify with any of ``keys`` from now on (as a receiver following a rotation)."""
+        self.app[receiver_module.SECRETS][:] = list(keys)
+
     async def wait_for(
         self,
         predicate: Callable[[list[dict[str, Any]]], bool],

@@ -19,11 +19,11 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from headwater import __version__
-from headwater.delivery import dispatch, event_log
+from headwater.delivery import alerts, dispatch, event_log, operations
 from headwater.delivery import service as delivery_service
 from headwater.elements import registry as registry_module
 from headwater.errors import ConfigurationError
-from headwater.instances import connections
+from headwater.instances import connections, signature_keys
 from headwater.instances import service as instance_service
 from headwater.poller import control
 from headwater.settings import Settings
@@ -53,6 +53,9 @@ class Container:
     deliveries: delivery_service.DeliveryService
     dispatcher: dispatch.Dispatcher
     pollers: control.PollerControl
+    operations: operations.OperationsService
+    signature_keys: signature_keys.SignatureKeys
+    alerts: alerts.AlertWatch
     node_id: str
     loops: list[Loop] = dataclasses.field(default_factory=list)
 
@@ -155,6 +158,13 @@ async def container(settings: Settings, *, loops: bool = True) -> AsyncIterator[
                     settings=settings, engine=engine, http=http, secrets=box, owner=ident
                 ),
                 pollers=control.PollerControl(engine=engine),
+                operations=operations.OperationsService(
+                    settings=settings, engine=engine, secrets=box
+                ),
+                alerts=alerts.AlertWatch(settings=settings, engine=engine),
+                signature_keys=signature_keys.SignatureKeys(
+                    settings=settings, engine=engine, secrets=box
+                ),
                 node_id=ident,
                 loops=background_loops() if loops else [],
             )

@@ -34,7 +34,8 @@ NOTIFICATIONS = Counter(
     "headwater_notifications_total",
     "Notification attempts by outcome: delivered, retry (another attempt scheduled), queued "
     "(retries ran out or 410: subscription deactivated), lost (lease taken over meanwhile), "
-    "unrecorded (the outcome could not be stored; the lease runs out and it is tried again).",
+    "unrecorded (the outcome could not be stored; the lease runs out and it is tried again), "
+    "failed (an operations notification whose retries ran out).",
     ["outcome"],
 )
 DELIVERY_ATTEMPT_SECONDS = Histogram(
@@ -50,6 +51,20 @@ DELIVERY_QUEUE_DEPTH = Gauge(
 DELIVERY_OLDEST_UNDELIVERED_SECONDS = Gauge(
     "headwater_delivery_oldest_undelivered_seconds",
     "Age of the oldest notification not yet delivered (0 when none).",
+)
+
+# -- operations alerts ---------------------------------------------------------------------------
+ALERTS = Counter(
+    "headwater_alerts_total",
+    "Alert transitions this process decided, by type: poller.disabled, poller.recovered, "
+    "instance.invalid, instance.valid, subscription.deactivated, subscription.reactivated, "
+    "backlog.exceeded, backlog.cleared.",
+    ["type"],
+)
+ALERTS_FIRING = Gauge(
+    "headwater_alerts_firing",
+    "Alerts firing now, by condition: poller, instance, subscription, backlog.",
+    ["condition"],
 )
 
 # -- storage -----------------------------------------------------------------------------------

@@ -50,6 +50,9 @@ class Settings:
     auth_failure_window_seconds: float = 60.0
     ready_timeout_seconds: float = 5.0
     log_format: str = "text"
+    alert_backlog_seconds: float = 900.0
+    alert_check_seconds: float = 10.0
+    signature_overlap_seconds: float = 86400.0
     # every other HEADWATER_* variable, for the elements to read the ones they declare
     element_settings: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
@@ -144,6 +147,15 @@ _FIELDS: tuple[Variable, ...] = (
     Variable("HEADWATER_LOG_FORMAT", "log_format", LOG_FORMAT,
              "`json`: one JSON object per log line, with the request, instance, poller, poll, "
              "event and delivery ids it concerns"),
+    Variable("HEADWATER_ALERT_BACKLOG_SECONDS", "alert_backlog_seconds", POSITIVE,
+             "an instance whose oldest undelivered notification is older than this raises the "
+             "`backlog.exceeded` operations alert (and `backlog.cleared` once it is not)"),
+    Variable("HEADWATER_ALERT_CHECK_SECONDS", "alert_check_seconds", POSITIVE,
+             "how often each worker looks for alert transitions (pollers disabled, instances "
+             "invalid, subscriptions deactivated, backlogs) and their recoveries"),
+    Variable("HEADWATER_SIGNATURE_OVERLAP_SECONDS", "signature_overlap_seconds", POSITIVE,
+             "how long a rotated signature key keeps signing beside the new one, unless the "
+             "rotation asks for its own `overlapSeconds`"),
 )  # fmt: skip
 
 _TRUE = {"1", "true", "yes", "on"}

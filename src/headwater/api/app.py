@@ -32,10 +32,19 @@ REQUEST_ID_HEADER = "X-Request-Id"
 
 def routers() -> list[APIRouter]:
     """The routers served under ``BASE_PATH``; add a resource's router here."""
-    from headwater.api.routes import deliveries, elements, events, hub, instances, pollers
+    from headwater.api.routes import (
+        deliveries,
+        elements,
+        events,
+        hub,
+        instances,
+        operations,
+        pollers,
+    )
 
     return [
         elements.router,
+        operations.router,
         instances.router,
         hub.router,
         deliveries.router,

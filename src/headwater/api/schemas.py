@@ -205,6 +205,22 @@ class ElementKey(BaseModel):
     name: str | None = None
 
 
+class SignatureKeyOut(BaseModel):
+    """Which key signs the instance's notifications (never the key): during a rotation's
+    overlap, both sign `webhook-signature` and the previous one `Elements-Webhook-Signature`."""
+
+    fingerprint: str = Field(description="The current key's `sha256:` fingerprint.")
+    rotatedDate: str | None = None
+    previousFingerprint: str | None = None
+    overlapEndsDate: str | None = Field(
+        None, description="Until when the previous key signs too (absent: no overlap)."
+    )
+    elementsSignatureKey: str = Field(
+        description="`previous` during an overlap, else `current`: the key of "
+        "`Elements-Webhook-Signature`."
+    )
+
+
 class InstanceOut(BaseModel):
     """An element instance. `token` only in the answer to its creation."""
 
@@ -219,6 +235,7 @@ class InstanceOut(BaseModel):
     eventsEnabled: bool
     configuration: dict[str, Any]
     createdDate: str
+    signatureKey: SignatureKeyOut | None = None
 
 
 class EventSupport(BaseModel):
@@ -269,6 +286,21 @@ def instance_json(instance: views.Instance) -> dict[str, Any]:
         body["token"] = instance.token
     if instance.invalid_reason is not None:
         body["invalidReason"] = instance.invalid_reason
+    if instance.signature_key is not None:
+        body["signatureKey"] = signature_key_json(instance.signature_key)
+    return body
+
+
+def signature_key_json(shown: views.SignatureKey) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "fingerprint": shown.fingerprint,
+        "elementsSignatureKey": "previous" if shown.overlap_until else "current",
+    }
+    if shown.rotated_at is not None:
+        body["rotatedDate"] = wire_time(shown.rotated_at)
+    if shown.overlap_until is not None:
+        body["previousFingerprint"] = shown.previous_fingerprint
+        body["overlapEndsDate"] = wire_time(shown.overlap_until)
     return body
 
 

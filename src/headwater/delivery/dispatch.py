@@ -19,11 +19,12 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from headwater import metrics
-from headwater.delivery import group_commit, retention, sender, signed, targets
-from headwater.domain import instance_config, retry
+from headwater.delivery import group_commit, operations, retention, sender, signed, targets
+from headwater.domain import instance_config, retry, signing
 from headwater.errors import HeadwaterError, StorageError
 from headwater.settings import Settings
 from headwater.storage import db, deliveries, delivery_claims, delivery_log, instances, secrets
+from headwater.storage import operations as operations_rows
 
 log = logging.getLogger(__name__)
 
@@ -111,15 +112,18 @@ class Dispatcher:
         url = claimed.url
         configuration: dict[str, Any] = {}
         try:
-            target = await self.targets.get(claimed.instance_id, claimed.instance_updated_at)
-            if target is None:
-                return None
-            configuration = target.sending.configuration
-            url = target.config.callback_url or claimed.url
-            body = claimed.body.encode()
-            outcome = await self.sender.post(
-                url, body, target.headers(claimed.notification_id, body, started)
-            )
+            if claimed.kind == deliveries.OPERATIONS:
+                url, outcome = await self._send_operations(claimed, started)
+            else:
+                target = await self.targets.get(claimed.instance_id, claimed.instance_updated_at)
+                if target is None:
+                    return None
+                configuration = target.sending.configuration
+                url = target.config.callback_url or claimed.url
+                body = claimed.body.encode()
+                outcome = await self.sender.post(
+                    url, body, target.headers(claimed.notification_id, body, started)
+                )
         except Exception as error:
             log.error(
                 "delivery %s (%s) of instance %s could not be sent: %s",
@@ -164,6 +168,22 @@ class Dispatcher:
             attempt.status_code if attempt.status_code is not None else attempt.error,
         )
         return result
+
+    async def _send_operations(
+        self, claimed: delivery_claims.Claimed, started: dt.datetime
+    ) -> tuple[str, sender.Outcome]:
+        """Send an operations notification to its organization's endpoint as set now."""
+        async with db.reading(self.engine) as conn:
+            endpoint = await operations_rows.of_instance(conn, claimed.instance_id)
+        if endpoint is None:  # retried on the schedule: an endpoint set meanwhile receives it
+            error = "not sent: the organization has no operations endpoint"
+            return claimed.url, sender.Outcome(status=None, latency_ms=0.0, error=error)
+        key = operations.open_key(self.box, endpoint.signature_key)
+        body = claimed.body.encode()
+        signed_headers = signing.headers(
+            key, claimed.notification_id, int(started.timestamp()), body
+        )
+        return endpoint.url, await self.sender.post(endpoint.url, body, signed_headers)
 
     def _next_step(
         self,
@@ -220,7 +240,8 @@ class Dispatcher:
         async def write(conn: AsyncConnection) -> tuple[Result, list[int] | None, str | None]:
             # giving up changes the instance row (its subscription); anything else only the
             # rows beneath it. SQLite has no row locks: its writers are serialized whole.
-            giving_up = isinstance(step, retry.GiveUp)
+            operational = claimed.kind == deliveries.OPERATIONS
+            giving_up = isinstance(step, retry.GiveUp) and not operational
             if giving_up or conn.dialect.name != "sqlite":
                 await instances.lock(conn, claimed.instance_id, change=giving_up)
             held = await delivery_claims.record_attempt(
@@ -246,6 +267,11 @@ class Dispatcher:
                 )
                 return outcome, None, None
             error = f"{attempt.error}; {step.reason}" if attempt.error else step.reason
+            if operational:  # nothing waits behind it: it fails alone
+                await delivery_claims.mark_failed(
+                    conn, claimed.id, owner=self.owner, now=now, error=error
+                )
+                return dataclasses.replace(base, outcome=deliveries.FAILED), None, error
             queued = await delivery_claims.give_up(
                 conn, claimed.id, claimed.instance_id, now=now, error=error
             )
@@ -268,6 +294,14 @@ class Dispatcher:
                 claimed.instance_id,
                 error,
                 len(queued),
+            )
+        elif result.outcome == deliveries.FAILED:
+            log.warning(
+                "operations notification %s (%s) of instance %s failed: %s",
+                claimed.id,
+                claimed.notification_id,
+                claimed.instance_id,
+                error,
             )
         return result
 

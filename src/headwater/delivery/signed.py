@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from headwater.delivery import outbox, sender
-from headwater.domain import signing
+from headwater.delivery import sender, targets
 from headwater.errors import HeadwaterError
 from headwater.storage import deliveries, secrets
 
@@ -17,11 +16,10 @@ def headers(
     body: bytes,
     now: dt.datetime,
 ) -> dict[str, str]:
-    """The notification's headers, signed with the instance's key when it has one."""
-    key = box.open(target.sealed_secrets).get(outbox.SIGNATURE_KEY)
-    if not isinstance(key, str) or not key:
-        return {"Elements-Webhook-Id": notification_id, "webhook-id": notification_id}
-    return signing.headers(key, notification_id, int(now.timestamp()), body)
+    """The notification's headers, signed with the instance's key when it has one (and with
+    its rotation's previous key during the overlap)."""
+    key, previous = targets.keys(box, target)
+    return targets.signed_headers(key, previous, target.overlap_until, notification_id, body, now)
 
 
 def attempt(started: dt.datetime, outcome: sender.Outcome) -> deliveries.Attempt:

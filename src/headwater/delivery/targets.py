@@ -29,16 +29,44 @@ class Target:
     sending: deliveries.Sending
     updated_at: dt.datetime | None
     key: str | None  # the signature key; None: notifications go unsigned
+    previous: str | None = None  # a rotation's previous key, signing until ``overlap_until``
 
     @functools.cached_property
     def config(self) -> instance_config.InstanceConfig:
         return instance_config.InstanceConfig.read(self.sending.configuration)
 
     def headers(self, notification_id: str, body: bytes, now: dt.datetime) -> dict[str, str]:
-        """The notification's headers, signed with the instance's key when it has one."""
-        if not self.key:
-            return {"Elements-Webhook-Id": notification_id, "webhook-id": notification_id}
-        return signing.headers(self.key, notification_id, int(now.timestamp()), body)
+        """The notification's headers, signed with the instance's key when it has one (and,
+        during a rotation's overlap, with the previous key too)."""
+        return signed_headers(
+            self.key, self.previous, self.sending.overlap_until, notification_id, body, now
+        )
+
+
+def signed_headers(
+    key: str | None,
+    previous: str | None,
+    overlap_until: dt.datetime | None,
+    notification_id: str,
+    body: bytes,
+    now: dt.datetime,
+) -> dict[str, str]:
+    """A notification's headers: unsigned without ``key``; with ``previous`` as well while
+    ``now`` is before ``overlap_until``."""
+    if not key:
+        return {"Elements-Webhook-Id": notification_id, "webhook-id": notification_id}
+    overlapping = previous if overlap_until is not None and now < overlap_until else None
+    return signing.headers(key, notification_id, int(now.timestamp()), body, previous=overlapping)
+
+
+def keys(box: secrets.SecretBox, sending: deliveries.Sending) -> tuple[str | None, str | None]:
+    """The instance's signature key and its rotation's previous key (None when absent)."""
+    key = box.open(sending.sealed_secrets).get(outbox.SIGNATURE_KEY)
+    previous = None
+    if sending.sealed_previous_key:
+        found = box.open(sending.sealed_previous_key).get("key")
+        previous = found if isinstance(found, str) and found else None
+    return (key if isinstance(key, str) and key else None), previous
 
 
 class TargetCache:
@@ -62,8 +90,8 @@ class TargetCache:
         if sending is None:
             self._kept.pop(instance_id, None)
             return None
-        key = self.box.open(sending.sealed_secrets).get(outbox.SIGNATURE_KEY)
-        target = Target(sending, updated_at, key if isinstance(key, str) and key else None)
+        key, previous = keys(self.box, sending)
+        target = Target(sending, updated_at, key, previous)
         self._kept[instance_id] = target
         self._kept.move_to_end(instance_id)
         while len(self._kept) > self.size:

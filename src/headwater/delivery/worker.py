@@ -3,7 +3,8 @@
 Up to ``delivery_concurrency`` deliveries are in flight, at most one per instance (the claim only
 returns the head of each instance's queue). The loop decides nothing itself: it claims, hands
 each delivery to the service, and claims again when one finishes or the tick passes. Every few
-seconds it refreshes the queue gauges; every hour it purges what retention allows.
+seconds it refreshes the queue gauges; every ``HEADWATER_ALERT_CHECK_SECONDS`` it looks for alert
+transitions (:mod:`headwater.delivery.alerts`); every hour it purges what retention allows.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 from typing import Protocol
 
 from headwater import logs, metrics
-from headwater.delivery import dispatch
+from headwater.delivery import alerts, dispatch
 from headwater.errors import HeadwaterError
 from headwater.settings import Settings
 
@@ -34,6 +35,8 @@ class Deps(Protocol):
     def settings(self) -> Settings: ...
     @property
     def dispatcher(self) -> dispatch.Dispatcher: ...
+    @property
+    def alerts(self) -> alerts.AlertWatch: ...
 
 
 async def run(container: Deps, stop: asyncio.Event) -> None:
@@ -45,6 +48,8 @@ async def run(container: Deps, stop: asyncio.Event) -> None:
     next_stats = 0.0
     next_retention = time.monotonic() + min(60.0, RETENTION_EVERY_SECONDS)
     purging: asyncio.Task[None] | None = None
+    next_alerts = time.monotonic() + settings.alert_check_seconds
+    checking: asyncio.Task[None] | None = None
 
     def finished(task: asyncio.Task[dispatch.Result | None]) -> None:
         in_flight.discard(task)
@@ -89,12 +94,16 @@ async def run(container: Deps, stop: asyncio.Event) -> None:
                 # beside the loop: a long purge must not hold up claiming
                 next_retention = now + RETENTION_EVERY_SECONDS
                 purging = asyncio.create_task(_purge(delivering), name="delivery-retention")
+            if now >= next_alerts and (checking is None or checking.done()):
+                next_alerts = now + settings.alert_check_seconds
+                checking = asyncio.create_task(_check_alerts(container), name="alert-check")
             if pause > 0:
                 await _wait_any(stop, wake, pause)
     finally:
-        if purging is not None and not purging.done():
-            purging.cancel()
-            await asyncio.gather(purging, return_exceptions=True)
+        for chore in (purging, checking):
+            if chore is not None and not chore.done():
+                chore.cancel()
+                await asyncio.gather(chore, return_exceptions=True)
         if in_flight:
             _, pending = await asyncio.wait(in_flight, timeout=DRAIN_SECONDS)
             for task in pending:
@@ -125,6 +134,20 @@ async def _refresh_gauges(delivering: dispatch.Dispatcher) -> None:
     if stats.oldest_undelivered is not None:
         age = max((dt.datetime.now(dt.UTC) - stats.oldest_undelivered).total_seconds(), 0.0)
     metrics.DELIVERY_OLDEST_UNDELIVERED_SECONDS.set(age)
+
+
+async def _check_alerts(container: Deps) -> None:
+    try:
+        await container.alerts.check()
+        counts = await container.alerts.firing_counts()
+    except HeadwaterError as error:
+        log.warning("checking the alerts failed: %s", error)
+        return
+    except Exception:
+        log.exception("checking the alerts crashed; the next check runs as usual")
+        return
+    for name in ("poller", "instance", "subscription", "backlog"):
+        metrics.ALERTS_FIRING.labels(condition=name).set(counts.get(name, 0))
 
 
 async def _purge(delivering: dispatch.Dispatcher) -> None:

@@ -45,15 +45,32 @@ def standard_signature(key: str, message_id: str, timestamp: int, body: bytes) -
     return "v1," + base64.b64encode(digest).decode()
 
 
-def headers(key: str, message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
-    """Every signature header of one notification."""
+def headers(
+    key: str, message_id: str, timestamp: int, body: bytes, *, previous: str | None = None
+) -> dict[str, str]:
+    """Every signature header of one notification.
+
+    During a key rotation's overlap (``previous``: the key being replaced) ``webhook-signature``
+    carries both signatures, space-separated as Standard Webhooks allows, and
+    ``Elements-Webhook-Signature`` (which has room for one) keeps the previous key, so that a
+    receiver verifying with either key keeps accepting every notification.
+    """
+    standard = standard_signature(key, message_id, timestamp, body)
+    if previous is not None and previous != key:
+        old = standard_signature(previous, message_id, timestamp, body)
+        standard = f"{standard} {old}"
     return {
         "Elements-Webhook-Id": message_id,
-        "Elements-Webhook-Signature": elements_signature(key, body),
+        "Elements-Webhook-Signature": elements_signature(previous or key, body),
         "webhook-id": message_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": standard_signature(key, message_id, timestamp, body),
+        "webhook-signature": standard,
     }
+
+
+def fingerprint(key: str) -> str:
+    """A short name for a key that tells keys apart without revealing them."""
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def verify_elements(key: str, body: bytes, header: str) -> bool:

@@ -359,6 +359,14 @@ class InstanceService:
         self, conn: AsyncConnection, row: instances.Instance, change: instances.Change
     ) -> None:
         now = _now()
+        if change.secrets is not instances.KEEP and row.previous_signature_key is not None:
+            before = self.box.open(row.secrets).get(conf.SIGNATURE_KEY)
+            if self.box.open(change.secrets).get(conf.SIGNATURE_KEY) != before:
+                # a key set by hand replaces the current one at once: a rotation's previous
+                # key (see instances.signature_keys) stops signing with it
+                change = dataclasses.replace(
+                    change, previous_signature_key=None, signature_overlap_until=None
+                )
         await instances.update(conn, row.id, dataclasses.replace(change, updated_at=now))
         plain = (
             row.configuration if change.configuration is instances.KEEP else change.configuration

@@ -9,6 +9,9 @@
   (verification flags are None without a secret; ``answered`` is false when the sender hung up
   before a ``timeout`` step answered); ``DELETE /arrivals`` clears them.
 - ``PUT /fail`` with ``{"pattern": "…"}`` replaces the failure pattern (and restarts it).
+- ``PUT /secrets`` with ``{"secrets": ["…", …]}`` replaces the keys signatures are checked with: a
+  signature verifies when any of them made it (a receiver following a key rotation accepts the
+  old key, then both, then the new one).
 
 A failure pattern is a comma-separated list of steps, one per arrival, the last repeating forever:
 ``ok`` (200), a status (``500``, ``410``, ``302`` with a ``Location``), ``STATUS:SECONDS`` (that
@@ -94,16 +97,22 @@ class FailurePattern:
             return step
 
 
-def _verify(secret: str | None, headers: Any, body: bytes) -> tuple[bool | None, bool | None]:
-    if secret is None:
+def _verify(secrets: list[str], headers: Any, body: bytes) -> tuple[bool | None, bool | None]:
+    if not secrets:
         return None, None
-    elements = signing.verify_elements(secret, body, headers.get("Elements-Webhook-Signature", ""))
-    standard = signing.verify_standard(
-        secret,
-        headers.get("webhook-id", ""),
-        headers.get("webhook-timestamp", ""),
-        body,
-        headers.get("webhook-signature", ""),
+    elements = any(
+        signing.verify_elements(key, body, headers.get("Elements-Webhook-Signature", ""))
+        for key in secrets
+    )
+    standard = any(
+        signing.verify_standard(
+            key,
+            headers.get("webhook-id", ""),
+            headers.get("webhook-timestamp", ""),
+            body,
+            headers.get("webhook-signature", ""),
+        )
+        for key in secrets
     )
     return elements, standard
 
@@ -127,13 +136,20 @@ def describe(arrival: dict[str, Any]) -> str:
                 f"    {event.get('eventType')} {event.get('objectType')} "
                 f"{event.get('objectId')} {event.get('date')}"
             )
-    if events is None:
+    notice = arrival["json"] if isinstance(arrival["json"], dict) else {}
+    if events is None and isinstance(notice.get("type"), str):
+        lines.append(
+            f"    operations: {notice['type']} instance {notice.get('instanceId')}: "
+            f"{notice.get('reason')}"
+        )
+    elif events is None:
         lines.append(f"    (not a notification) {arrival['body'][:200]}")
     return "\n".join(lines)
 
 
 ARRIVALS = web.AppKey("arrivals", list[dict[str, Any]])
 FAILURES = web.AppKey("failures", FailurePattern)
+SECRETS = web.AppKey("secrets", list[str])
 
 
 def build_app(
@@ -145,6 +161,8 @@ def build_app(
     failures = FailurePattern(fail_pattern)
     app[ARRIVALS] = arrivals
     app[FAILURES] = failures
+    secrets: list[str] = [secret] if secret else []
+    app[SECRETS] = secrets
 
     async def receive(request: web.Request) -> web.StreamResponse:
         body = await request.read()
@@ -154,7 +172,7 @@ def build_app(
         except (UnicodeDecodeError, json.JSONDecodeError):
             parsed = None
         message = parsed.get("message") if isinstance(parsed, dict) else None
-        elements, standard = _verify(secret, request.headers, body)
+        elements, standard = _verify(list(secrets), request.headers, body)
         event_id = request.headers.get("Elements-Webhook-Id") or (
             message.get("eventId") if isinstance(message, dict) else None
         )
@@ -170,7 +188,7 @@ def build_app(
             "eventId": event_id,
             "elementsVerified": elements,
             "standardVerified": standard,
-            "verified": None if secret is None else bool(elements and standard),
+            "verified": None if not secrets else bool(elements and standard),
             "status": step.status,
             "step": step.text,
             "answered": True,
@@ -204,11 +222,23 @@ def build_app(
             return web.json_response({"error": f"send {{'pattern': '…'}}: {exc}"}, status=400)
         return web.json_response({"pattern": failures.pattern})
 
+    async def set_secrets(request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+            given = body["secrets"]
+            if not isinstance(given, list) or not all(isinstance(k, str) and k for k in given):
+                raise TypeError("secrets must be a list of non-empty strings")
+        except (ValueError, KeyError, TypeError) as exc:
+            return web.json_response({"error": f"send {{'secrets': ['…']}}: {exc}"}, status=400)
+        secrets[:] = given
+        return web.json_response({"secrets": len(secrets)})
+
     app.add_routes(
         [
             web.get("/arrivals", list_arrivals),
             web.delete("/arrivals", clear_arrivals),
             web.put("/fail", set_failures),
+            web.put("/secrets", set_secrets),
             web.post("/{tail:.*}", receive),
         ]
     )

@@ -26,6 +26,9 @@ DELIVERED = "delivered"
 QUEUED = "queued"
 FAILED = "failed"
 PENDING = (CREATED, RETRY)
+OPERATIONS = "operations"
+"""The ``kind`` of an operations notification (its own lane: never queued, failed when its
+retries run out)."""
 STATUSES = (CREATED, RETRY, DELIVERED, QUEUED, FAILED)
 
 _d = tables.deliveries
@@ -245,15 +248,22 @@ class Sending:
     element_key: str
     configuration: dict[str, Any]
     sealed_secrets: str
+    # a rotation's previous signature key (sealed), which signs too until ``overlap_until``
+    sealed_previous_key: str | None = None
+    overlap_until: dt.datetime | None = None
 
 
 async def sending(
     conn: AsyncConnection, instance_id: int, *, organization_id: int | None = None
 ) -> Sending | None:
     """The instance's configuration and sealed secrets (scoped to an organization when given)."""
-    query = sa.select(_i.c.element_key, _i.c.configuration, _i.c.secrets).where(
-        _i.c.id == instance_id
-    )
+    query = sa.select(
+        _i.c.element_key,
+        _i.c.configuration,
+        _i.c.secrets,
+        _i.c.previous_signature_key,
+        _i.c.signature_overlap_until,
+    ).where(_i.c.id == instance_id)
     if organization_id is not None:
         query = query.where(_i.c.organization_id == organization_id)
     row = (await conn.execute(query)).first()
@@ -263,6 +273,8 @@ async def sending(
         element_key=row.element_key,
         configuration=dict(row.configuration or {}),
         sealed_secrets=row.secrets,
+        sealed_previous_key=row.previous_signature_key,
+        overlap_until=row.signature_overlap_until,
     )
 
 

@@ -51,14 +51,23 @@ async def claim(
     candidate = _d.alias("candidate")
     earlier = _d.alias("earlier")
     owner_instance = _i.alias("owner_instance")
+    # operations notifications are a lane of their own beside the instance's event ones
+    operations = candidate.c.kind == deliveries.OPERATIONS
     held_back = sa.exists().where(
         earlier.c.instance_id == candidate.c.instance_id,
         earlier.c.status.in_(deliveries.PENDING),
         earlier.c.id < candidate.c.id,
+        sa.or_(
+            sa.and_(operations, earlier.c.kind == deliveries.OPERATIONS),
+            sa.and_(~operations, earlier.c.kind != deliveries.OPERATIONS),
+        ),
     )
-    active = sa.exists().where(
-        owner_instance.c.id == candidate.c.instance_id,
-        owner_instance.c.subscription_active.is_(True),
+    active = sa.or_(
+        operations,
+        sa.exists().where(
+            owner_instance.c.id == candidate.c.instance_id,
+            owner_instance.c.subscription_active.is_(True),
+        ),
     )
     due = (
         sa.select(candidate.c.id)
@@ -279,7 +288,11 @@ async def give_up(
     await conn.execute(sa.update(_e).where(_e.c.delivery_id == delivery_id).values(status="FAILED"))
     result = await conn.execute(
         sa.update(_d)
-        .where(_d.c.instance_id == instance_id, _d.c.status.in_(deliveries.PENDING))
+        .where(
+            _d.c.instance_id == instance_id,
+            _d.c.status.in_(deliveries.PENDING),
+            _d.c.kind != deliveries.OPERATIONS,
+        )
         .values(
             status=deliveries.QUEUED,
             next_attempt_at=None,
@@ -290,6 +303,15 @@ async def give_up(
         .returning(_d.c.id)
     )
     return sorted([delivery_id, *result.scalars().all()])
+
+
+async def mark_failed(
+    conn: AsyncConnection, delivery_id: int, *, owner: str, now: dt.datetime, error: str | None
+) -> None:
+    """Retries ran out on an operations notification: ``failed``, and nothing else changes."""
+    await _finish(
+        conn, delivery_id, owner, now, status=deliveries.FAILED, next_at=None, error=error
+    )
 
 
 async def _finish(

@@ -49,6 +49,10 @@ class Instance(NewInstance):
     id: int
     refresh_lease_owner: str | None
     refresh_lease_until: dt.datetime | None
+    # a signature-key rotation (see headwater.instances.signature_keys)
+    previous_signature_key: str | None = None
+    signature_overlap_until: dt.datetime | None = None
+    signature_rotated_at: dt.datetime | None = None
 
     @functools.cached_property
     def config(self) -> instance_config.InstanceConfig:
@@ -80,6 +84,9 @@ class Change:
     invalid_reason: str | Keep | None = KEEP
     disabled: bool | Keep = KEEP
     subscription_active: bool | Keep = KEEP
+    previous_signature_key: str | Keep | None = KEEP
+    signature_overlap_until: dt.datetime | Keep | None = KEEP
+    signature_rotated_at: dt.datetime | Keep | None = KEEP
     updated_at: dt.datetime | Keep = KEEP
 
     def columns(self) -> dict[str, Any]:

@@ -92,6 +92,7 @@ async def queues(conn: AsyncConnection, instance_ids: Sequence[int]) -> dict[int
         .where(
             _d.c.instance_id.in_(instance_ids),
             _d.c.status.in_((deliveries.CREATED, deliveries.RETRY, deliveries.QUEUED)),
+            _d.c.kind != deliveries.OPERATIONS,  # the organization's, not the subscription's
         )
         .group_by(_d.c.instance_id)
     )

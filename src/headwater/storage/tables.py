@@ -111,6 +111,11 @@ instances = sa.Table(
     sa.Column("subscription_active", sa.Boolean, nullable=False),
     sa.Column("created_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
+    # a signature-key rotation: the previous key (Fernet token), which still signs until
+    # signature_overlap_until, and when the current key took over
+    sa.Column("previous_signature_key", sa.Text, nullable=True),
+    sa.Column("signature_overlap_until", Time, nullable=True),
+    sa.Column("signature_rotated_at", Time, nullable=True),
 )
 
 pollers = sa.Table(
@@ -185,7 +190,7 @@ deliveries = sa.Table(
         sa.ForeignKey("instances.id", ondelete="CASCADE"),
         nullable=False,
     ),
-    sa.Column("kind", sa.String(16), nullable=False),  # events | replay | test
+    sa.Column("kind", sa.String(16), nullable=False),  # events | replay | test | operations
     sa.Column("url", sa.Text, nullable=False),
     # the exact bytes sent (UTF-8 JSON); signatures are computed over them at send time
     sa.Column("body", sa.Text, nullable=False),
@@ -246,4 +251,43 @@ events = sa.Table(
     ),
     sa.Column("raw", Json, nullable=False),
     sa.Index("ix_events_instance_date", "instance_id", "id"),
+)
+
+operations_endpoints = sa.Table(
+    "operations_endpoints",
+    metadata,
+    # where an organization's operations notifications go, and the key that signs them
+    sa.Column(
+        "organization_id",
+        sa.Integer,
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("url", sa.Text, nullable=False),
+    # Fernet token of the signature key
+    sa.Column("signature_key", sa.Text, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+)
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    # one condition of one instance (a poller disabled, the instance invalid, its subscription
+    # deactivated, its backlog too old): firing or not, flipped by one conditional statement
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "instance_id",
+        sa.Integer,
+        sa.ForeignKey("instances.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column(
+        "subject", sa.String(64), nullable=False
+    ),  # poller:<id>|instance|subscription|backlog
+    sa.Column("firing", sa.Boolean, nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("since", Time, nullable=False),
+    sa.UniqueConstraint("instance_id", "subject"),
+    sa.Index("ix_alerts_firing", "firing"),
 )

@@ -64,7 +64,9 @@ def delivery_json(view: service.View, *, hydrate: bool = False) -> dict[str, Any
         "updatedDate": schemas.wire_time(row.updated_at),
     }
     if hydrate:
-        body["message"] = json.loads(row.body).get("message")
+        sent = json.loads(row.body)
+        # an operations notification is its own object, not a `message`
+        body["message"] = sent if row.kind == "operations" else sent.get("message")
     return body
 
 
