@@ -23,11 +23,11 @@ from headwater.delivery import dispatch, event_log
 from headwater.delivery import service as delivery_service
 from headwater.elements import registry as registry_module
 from headwater.errors import ConfigurationError
-from headwater.instances import connections
+from headwater.instances import connections, rotation
 from headwater.instances import service as instance_service
 from headwater.poller import control
 from headwater.settings import Settings
-from headwater.storage import db, secrets
+from headwater.storage import db, keyring, secrets
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ class Container:
     deliveries: delivery_service.DeliveryService
     dispatcher: dispatch.Dispatcher
     pollers: control.PollerControl
+    rotation: rotation.Rotation
     node_id: str
     loops: list[Loop] = dataclasses.field(default_factory=list)
 
@@ -119,7 +120,7 @@ async def container(settings: Settings, *, loops: bool = True) -> AsyncIterator[
         pool_size=settings.poll_concurrency + settings.delivery_concurrency,
     )
     try:
-        box = await secrets.open_box(engine, key)
+        box = await keyring.open_box(engine, key, settings.previous_secret_key)
         async with http_session(settings) as http:
             registry = registry_module.build(
                 settings.element_settings, extra_paths=settings.elements_path
@@ -155,6 +156,9 @@ async def container(settings: Settings, *, loops: bool = True) -> AsyncIterator[
                     settings=settings, engine=engine, http=http, secrets=box, owner=ident
                 ),
                 pollers=control.PollerControl(engine=engine),
+                rotation=rotation.Rotation(
+                    engine=engine, overlap_seconds=settings.credential_overlap_seconds
+                ),
                 node_id=ident,
                 loops=background_loops() if loops else [],
             )

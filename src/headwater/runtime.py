@@ -47,6 +47,9 @@ def _run(
         raise SystemExit(1) from None
 
 
+run = _run  # the commands of other modules (rotations) go through it too
+
+
 class _Server(uvicorn.Server):
     """uvicorn, leaving signals to us: they stop the server and the loops together."""
 

@@ -32,7 +32,15 @@ REQUEST_ID_HEADER = "X-Request-Id"
 
 def routers() -> list[APIRouter]:
     """The routers served under ``BASE_PATH``; add a resource's router here."""
-    from headwater.api.routes import deliveries, elements, events, hub, instances, pollers
+    from headwater.api.routes import (
+        credentials,
+        deliveries,
+        elements,
+        events,
+        hub,
+        instances,
+        pollers,
+    )
 
     return [
         elements.router,
@@ -41,6 +49,7 @@ def routers() -> list[APIRouter]:
         deliveries.router,
         pollers.router,
         events.router,
+        credentials.router,
     ]
 
 
