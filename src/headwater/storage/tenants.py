@@ -80,14 +80,15 @@ def _matches(table: sa.Table, secret_hash: str, now: dt.datetime) -> sa.ColumnEl
 
 
 async def authenticate(
-    conn: AsyncConnection, *, user_secret: str, org_secret: str, now: dt.datetime
+    conn: AsyncConnection, *, user_secret: str, org_secret: str, now: dt.datetime | None = None
 ) -> Principal:
     """The principal holding both secrets (either may be the one a rotation replaced, until its
-    overlap ends at ``previous_secret_until``).
+    overlap ends at ``previous_secret_until``, compared with ``now``, by default the time now).
 
     AuthenticationError, with one message whichever part is wrong, so that a caller cannot tell a
     valid secret from an invalid one.
     """
+    now = now or dt.datetime.now(dt.UTC)
     org_hash, user_hash = hash_secret(org_secret), hash_secret(user_secret)
     orgs, users = tables.organizations, tables.users
     org = (await conn.execute(sa.select(orgs.c.id).where(_matches(orgs, org_hash, now)))).first()
