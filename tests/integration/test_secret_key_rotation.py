@@ -5,6 +5,7 @@ resumed; servers configured with both keys keep working throughout."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import pty
@@ -19,6 +20,7 @@ import sqlalchemy as sa
 from headwater.errors import ConfigurationError
 from headwater.storage import db, keyring, rekey, secrets, tables, tenants
 from tests import cli_support, databases
+from tests.api_fixtures import RunningApi, api_settings, running_api
 
 OLD, NEW = "the-old-secret-key-0001", "the-new-secret-key-0002"
 
@@ -249,3 +251,53 @@ async def test_a_terminal_gets_a_progress_bar(tmp_path: Path) -> None:
     assert returncode == 0, text
     assert "\rre-encrypting [" in text and "] 40/" in text
     assert "re-encrypted " not in text  # no plain lines on a terminal
+
+
+async def test_served_apis_with_both_keys_work_before_during_and_after(
+    api: RunningApi, tmp_path: Path
+) -> None:
+    auth = await api.create_user()
+    first = await api.create_instance(auth=auth)  # sealed under the fixture's key, the old one
+    old = api.settings.secret_key
+    assert old is not None
+    both = api_settings(
+        api.settings.database_url,
+        api.sandbox,
+        tmp_path / "both",
+        secret_key=NEW,
+        previous_secret_key=old,
+    )
+
+    async def works(served: RunningApi, instance: dict[str, Any]) -> None:
+        hub = await served.call(
+            "GET", "hubs/marketing/lists", auth=f"{auth}, Element {instance['token']}"
+        )
+        assert hub.status == 200, hub.text
+        shown = await served.call("GET", f"instances/{instance['id']}", auth=auth)
+        assert shown.status == 200, shown.text
+        assert shown.json["configuration"]["oauth.api.secret"] == "********"
+
+    async with running_api(both, api.sandbox) as restarted:
+        await works(restarted, first)
+        second = await restarted.create_instance(auth=auth)  # sealed under the new key
+        await works(restarted, second)
+        command, environ = _rotate_command(api.settings.database_url, tmp_path, "--batch-size", "1")
+        environ["HEADWATER_PREVIOUS_SECRET_KEY"] = old
+        rotating = await asyncio.create_subprocess_exec(
+            *command, env=environ, cwd=tmp_path, stdout=asyncio.subprocess.PIPE
+        )
+        while rotating.returncode is None:  # calls keep working while it runs
+            await works(restarted, first)
+            await works(restarted, second)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(rotating.wait(), 0.05)
+        output, _ = await rotating.communicate()
+        assert rotating.returncode == 0, output
+        await works(restarted, first)
+        await works(restarted, second)
+    new_only = api_settings(
+        api.settings.database_url, api.sandbox, tmp_path / "new", secret_key=NEW
+    )
+    async with running_api(new_only, api.sandbox) as retired:
+        await works(retired, first)
+        await works(retired, second)
