@@ -242,15 +242,24 @@ async def _previous(url: str) -> str:
     return found
 
 
-async def test_a_terminal_gets_a_progress_bar(tmp_path: Path) -> None:
+async def test_a_generated_key_and_a_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    generate = [*cli_support.HEADWATER, "secret-key", "generate"]
+    keys = [
+        (
+            await asyncio.to_thread(subprocess.run, generate, capture_output=True, text=True)
+        ).stdout.strip()
+        for _ in range(2)
+    ]
+    assert keys[0] != keys[1] and all(len(key) == 44 for key in keys)
     url = await databases.fresh_sqlite(tmp_path)
     await _seed(url, 40)
-    await _box(url, NEW, OLD)
     command, environ = _rotate_command(url, tmp_path, "--batch-size", "5")
+    environ["HEADWATER_SECRET_KEY"] = keys[0]
     returncode, text = await asyncio.to_thread(_on_terminal, command, environ, tmp_path)
     assert returncode == 0, text
-    assert "\rre-encrypting [" in text and "] 40/" in text
+    assert "\rre-encrypting [" in text and "] 74/74" in text
     assert "re-encrypted " not in text  # no plain lines on a terminal
+    assert _check_all_open(await _rows(url), await _box(url, keys[0])) == 74
 
 
 async def test_served_apis_with_both_keys_work_before_during_and_after(

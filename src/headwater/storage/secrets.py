@@ -13,6 +13,9 @@ process start. (HKDF would do for a key known to be random, such as the one gene
 data folder, but a user may write any text there too.) One derivation gives 64 bytes: the first
 32 key Fernet, the last 32 are the check.
 
+During a key rotation a box also opens what the previous key sealed (:meth:`SecretBox.reading`)
+while it seals with its own; :mod:`headwater.storage.keyring` decides which keys a process gets.
+
 Databases set up before this kept a plain SHA-256 fingerprint of the key and sealed secrets under
 a SHA-256 of it. The first start with the right key re-seals every secret under the derived key,
 stores the salt and check and drops the old fingerprint, all in one transaction.
