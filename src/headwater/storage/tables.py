@@ -206,6 +206,8 @@ deliveries = sa.Table(
     sa.Column("lease_until", Time, nullable=True),
     sa.Column("created_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
+    # the W3C traceparent of the poll that found its events (when traces are on)
+    sa.Column("traceparent", sa.String(64), nullable=True),
     sa.Index("ix_deliveries_instance_order", "instance_id", "status", "id"),
     sa.Index("ix_deliveries_due", "status", "next_attempt_at"),
 )

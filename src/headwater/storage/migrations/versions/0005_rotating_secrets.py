@@ -1,4 +1,5 @@
-"""previous user, organization and instance secrets kept through a rotation's overlap
+"""previous user, organization and instance secrets kept through a rotation's overlap; the
+trace context of a delivery
 
 Revision ID: 0005
 Revises: 0003
@@ -28,9 +29,13 @@ def upgrade() -> None:
             batch.add_column(sa.Column(hashed, sa.String(64), nullable=True))
             batch.add_column(sa.Column(until, sa.DateTime(timezone=True), nullable=True))
             batch.create_index(f"ix_{table}_{hashed}", [hashed])
+    with op.batch_alter_table("deliveries") as batch:
+        batch.add_column(sa.Column("traceparent", sa.String(64), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("deliveries") as batch:
+        batch.drop_column("traceparent")
     for table, hashed, until in _COLUMNS:
         with op.batch_alter_table(table) as batch:
             batch.drop_index(f"ix_{table}_{hashed}")
