@@ -1,5 +1,4 @@
-"""previous user, organization and instance secrets kept through a rotation's overlap; the
-trace context of a delivery
+"""secrets and tokens replaced by a rotation, kept for its overlap; deliveries' trace context
 
 Revision ID: 0005
 Revises: 0003
