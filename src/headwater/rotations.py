@@ -131,6 +131,11 @@ async def _rotate_secret_key(
     if batch < 1:
         raise InputError("--batch-size must be 1 or more")
     key = bootstrap.resolve_secret_key(config)
+    if config.previous_secret_key == key:
+        raise InputError(
+            "HEADWATER_PREVIOUS_SECRET_KEY is the same key as HEADWATER_SECRET_KEY: set "
+            "HEADWATER_SECRET_KEY to the new key and HEADWATER_PREVIOUS_SECRET_KEY to the old one"
+        )
     engine = await _migrated(config)
     try:
         box = await keyring.open_box(engine, key, config.previous_secret_key)

@@ -310,3 +310,26 @@ async def test_served_apis_with_both_keys_work_before_during_and_after(
     async with running_api(new_only, api.sandbox) as retired:
         await works(retired, first)
         await works(retired, second)
+
+
+async def test_the_command_says_what_is_wrong_with_its_keys(tmp_path: Path) -> None:
+    url = await databases.fresh_sqlite(tmp_path)
+    await _seed(url, 3)
+    command, environ = _rotate_command(url, tmp_path)
+    # on SQLite with the key file: the old key given as previous, the new one forgotten
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / secrets.KEY_FILE).write_text(OLD + "\n")
+    del environ["HEADWATER_SECRET_KEY"]
+    same = await asyncio.to_thread(
+        subprocess.run, command, env=environ, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert same.returncode == 1 and "is the same key as HEADWATER_SECRET_KEY" in same.stderr
+    environ["HEADWATER_SECRET_KEY"] = NEW
+    environ["HEADWATER_PREVIOUS_SECRET_KEY"] = "not-the-old-key-000"
+    wrong = await asyncio.to_thread(
+        subprocess.run, command, env=environ, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert wrong.returncode == 1 and "neither HEADWATER_SECRET_KEY" in wrong.stderr
+    assert "Traceback" not in same.stderr + wrong.stderr
+    # nothing was changed: the old key alone still opens everything
+    assert _check_all_open(await _rows(url), await _box(url, OLD)) == 3 + 2

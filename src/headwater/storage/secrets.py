@@ -107,6 +107,7 @@ class SecretBox:
         self, fernet_key: bytes, fingerprint: str, readers: Sequence[SecretBox] = ()
     ) -> None:
         self._key = fernet_key
+        self._older = tuple(readers)
         self._fernet = Fernet(base64.urlsafe_b64encode(fernet_key))
         # what opens a token: this key, then the older keys of a rotation in progress
         self._readers = MultiFernet([self._fernet, *(box._fernet for box in readers)])
@@ -151,6 +152,11 @@ class SecretBox:
         """A 32-byte key for ``purpose`` (e.g. signing the UI's cookies), derived from this box's
         key: as hard to guess as the secrets it seals, and another for every purpose."""
         return hmac.new(self._subkeys, purpose.encode(), hashlib.sha256).digest()
+
+    def older_subkeys(self, purpose: str) -> list[bytes]:
+        """The :meth:`subkey` of each older key this box reads (during a key rotation), to accept
+        what was signed before it."""
+        return [box.subkey(purpose) for box in self._older]
 
     def seal(self, value: dict[str, Any]) -> str:
         """The Fernet token of ``value`` as JSON."""
