@@ -23,11 +23,11 @@ from headwater.delivery import alerts, dispatch, event_log, operations
 from headwater.delivery import service as delivery_service
 from headwater.elements import registry as registry_module
 from headwater.errors import ConfigurationError
-from headwater.instances import connections, signature_keys
+from headwater.instances import connections, rotation, signature_keys
 from headwater.instances import service as instance_service
 from headwater.poller import control
 from headwater.settings import Settings
-from headwater.storage import db, secrets
+from headwater.storage import db, keyring, secrets
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ class Container:
     operations: operations.OperationsService
     signature_keys: signature_keys.SignatureKeys
     alerts: alerts.AlertWatch
+    rotation: rotation.Rotation
     node_id: str
     loops: list[Loop] = dataclasses.field(default_factory=list)
 
@@ -122,7 +123,7 @@ async def container(settings: Settings, *, loops: bool = True) -> AsyncIterator[
         pool_size=settings.poll_concurrency + settings.delivery_concurrency,
     )
     try:
-        box = await secrets.open_box(engine, key)
+        box = await keyring.open_box(engine, key, settings.previous_secret_key)
         async with http_session(settings) as http:
             registry = registry_module.build(
                 settings.element_settings, extra_paths=settings.elements_path
@@ -164,6 +165,9 @@ async def container(settings: Settings, *, loops: bool = True) -> AsyncIterator[
                 alerts=alerts.AlertWatch(settings=settings, engine=engine),
                 signature_keys=signature_keys.SignatureKeys(
                     settings=settings, engine=engine, secrets=box
+                ),
+                rotation=rotation.Rotation(
+                    engine=engine, overlap_seconds=settings.credential_overlap_seconds
                 ),
                 node_id=ident,
                 loops=background_loops() if loops else [],

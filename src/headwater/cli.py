@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
-from headwater import __version__
+from headwater import __version__, cli_rotate
 
 if TYPE_CHECKING:
     from headwater.elements import registry
@@ -27,6 +27,7 @@ elements_app = typer.Typer(
 app.add_typer(users_app, name="users")
 app.add_typer(elements_app, name="elements")
 app.add_typer(db_app, name="db")
+app.add_typer(cli_rotate.key_app, name="secret-key")
 app.add_typer(sandbox_app, name="sandbox")
 
 
@@ -98,6 +99,9 @@ def users_create(
     from headwater import runtime
 
     runtime.create_user(org=org, json_output=json_output)
+
+
+cli_rotate.add_users_rotate(users_app)
 
 
 @db_app.command("upgrade")

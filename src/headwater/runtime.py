@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 
-from headwater import bootstrap, logs, settings
+from headwater import bootstrap, logs, settings, tracing
 from headwater import status as status_report
 from headwater.errors import ConfigurationError, HeadwaterError
 from headwater.storage import backup, db, migrate, tenants
@@ -28,6 +28,9 @@ T = TypeVar("T")
 
 def _configure_logging(config: settings.Settings) -> None:
     logs.configure(config.log_format)
+    # the long-running processes (serve, worker) also export traces when OTEL_* asks for them
+    if tracing.configure():
+        log.info("exporting traces (OpenTelemetry)")
 
 
 def _run(
@@ -45,6 +48,9 @@ def _run(
     except HeadwaterError as error:
         print(f"headwater: {error.message}", file=sys.stderr)
         raise SystemExit(1) from None
+
+
+run = _run  # the commands of other modules (rotations) go through it too
 
 
 class _Server(uvicorn.Server):

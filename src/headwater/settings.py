@@ -28,6 +28,7 @@ class Settings:
     database_url: str = f"sqlite:///{DEFAULT_DATA_DIR / 'headwater.db'}"
     data_dir: Path = DEFAULT_DATA_DIR
     secret_key: str | None = None
+    previous_secret_key: str | None = None
     elements_path: tuple[Path, ...] = ()
     min_refresh_seconds: float = 60.0
     allow_private_callbacks: bool = False
@@ -53,6 +54,7 @@ class Settings:
     alert_backlog_seconds: float = 900.0
     alert_check_seconds: float = 10.0
     signature_overlap_seconds: float = 86400.0
+    credential_overlap_seconds: float = 86400.0
     # every other HEADWATER_* variable, for the elements to read the ones they declare
     element_settings: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
@@ -97,6 +99,10 @@ _FIELDS: tuple[Variable, ...] = (
     Variable("HEADWATER_SECRET_KEY", "secret_key", TEXT,
              "encrypts stored secrets; required with PostgreSQL (the same on every process); "
              "on SQLite generated into `<data folder>/.secret-key` when absent"),
+    Variable("HEADWATER_PREVIOUS_SECRET_KEY", "previous_secret_key", TEXT,
+             "the secret key being replaced: still accepted for reading while "
+             "`headwater secret-key rotate` seals every stored secret under "
+             "`HEADWATER_SECRET_KEY` (see docs/deploy.md)"),
     Variable("HEADWATER_ELEMENTS_PATH", "elements_path", PATH_LIST,
              "folders of your own elements (each holding an `element.yaml`, or folders of "
              "them), separated by `:`"),
@@ -144,6 +150,9 @@ _FIELDS: tuple[Variable, ...] = (
              "the sliding window of `HEADWATER_AUTH_FAILURE_LIMIT`"),
     Variable("HEADWATER_READY_TIMEOUT_SECONDS", "ready_timeout_seconds", POSITIVE,
              "how long `/readyz` waits for its test write to the database before answering 503"),
+    Variable("HEADWATER_CREDENTIAL_OVERLAP_SECONDS", "credential_overlap_seconds", NUMBER,
+             "how long a rotated user or organization secret, or instance token, keeps working "
+             "beside its replacement, unless the rotation says otherwise"),
     Variable("HEADWATER_LOG_FORMAT", "log_format", LOG_FORMAT,
              "`json`: one JSON object per log line, with the request, instance, poller, poll, "
              "event and delivery ids it concerns"),

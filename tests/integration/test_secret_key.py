@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from headwater import bootstrap
 from headwater.errors import ConfigurationError
 from headwater.settings import Settings
-from headwater.storage import db, instances, secrets, tables, tenants
+from headwater.storage import db, instances, keyring, secrets, tables, tenants
 from tests import databases
 
 KEY = "the-first-key-0001"
@@ -218,7 +218,7 @@ async def test_processes_starting_together_agree_on_one_derivation(
         await _write_old_database(db_url, KEY)
     engines = [db.make_engine(db_url) for _ in range(3)]
     try:
-        boxes = await asyncio.gather(*(secrets.open_box(e, KEY) for e in engines))
+        boxes = await asyncio.gather(*(keyring.open_box(e, KEY) for e in engines))
     finally:
         for engine in engines:
             await engine.dispose()

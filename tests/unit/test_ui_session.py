@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from headwater.storage import secrets as secret_box
 from headwater.storage import tenants
 from headwater.ui import session as sessions
 
@@ -48,3 +49,18 @@ def test_a_sign_in_link_works_once_and_expires() -> None:
     expired_at = 1000.0 + sessions.LINK_SECONDS
     assert sessions.read_link(SIGNER, late, sessions.UsedLinks(), now=expired_at) is None
     assert sessions.read_link(SIGNER, late[:-1], sessions.UsedLinks(), now=1001.0) is None
+
+
+def test_sessions_outlive_a_secret_key_rotation_until_it_finishes() -> None:
+    old = secret_box.SecretBox(b"o" * 32, "")
+    rotating = secret_box.SecretBox(b"n" * 32, "").reading(old)
+    finished = secret_box.SecretBox(b"n" * 32, "")
+    made = sessions.Session.new(WHO, now=1000.0)
+    before = made.cookie(sessions.Signer.of(old))
+    # a server started with the new key (and the old as previous) keeps the old sessions
+    assert sessions.Session.read(sessions.Signer.of(rotating), before, now=1001.0) == made
+    after = made.cookie(sessions.Signer.of(rotating))
+    assert after != before
+    assert sessions.Session.read(sessions.Signer.of(finished), after, now=1001.0) == made
+    # once the old key is retired, what it signed is no session
+    assert sessions.Session.read(sessions.Signer.of(finished), before, now=1001.0) is None

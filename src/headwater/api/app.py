@@ -33,6 +33,7 @@ REQUEST_ID_HEADER = "X-Request-Id"
 def routers() -> list[APIRouter]:
     """The routers served under ``BASE_PATH``; add a resource's router here."""
     from headwater.api.routes import (
+        credentials,
         deliveries,
         elements,
         events,
@@ -50,6 +51,7 @@ def routers() -> list[APIRouter]:
         deliveries.router,
         pollers.router,
         events.router,
+        credentials.router,
     ]
 
 

@@ -76,7 +76,10 @@ def parse(header: str | None) -> Credentials:
 async def authenticate(c: Container, credentials: Credentials) -> tenants.Principal:
     async with db.reading(c.engine) as conn:
         return await tenants.authenticate(
-            conn, user_secret=credentials.user, org_secret=credentials.organization
+            conn,
+            user_secret=credentials.user,
+            org_secret=credentials.organization,
+            now=c.rotation.clock(),
         )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from headwater import metrics
+from headwater import metrics, tracing
 from headwater.delivery import group_commit, operations, retention, sender, signed, targets
 from headwater.domain import instance_config, retry, signing
 from headwater.errors import HeadwaterError, StorageError
@@ -100,6 +100,26 @@ class Dispatcher:
         return await db.write(self.engine, claim)
 
     async def deliver(self, claimed: delivery_claims.Claimed) -> Result | None:
+        """Send ``claimed`` once and record what happened; None when its instance is gone. The
+        attempt is a span of the trace of the poll that found its events (when traces are on).
+        """
+        attributes = {
+            "headwater.delivery_id": claimed.id,
+            "headwater.notification_id": claimed.notification_id,
+            "headwater.instance_id": claimed.instance_id,
+            "headwater.attempt": claimed.attempt_count + 1,
+        }
+        with tracing.span(
+            "headwater.delivery.attempt", parent=claimed.traceparent, attributes=attributes
+        ) as span:
+            result = await self._deliver(claimed)
+            if result is not None:
+                span.set("headwater.outcome", result.outcome)
+                if result.attempt.status_code is not None:
+                    span.set("http.response.status_code", result.attempt.status_code)
+            return result
+
+    async def _deliver(self, claimed: delivery_claims.Claimed) -> Result | None:
         """Send ``claimed`` once and record what happened; None when its instance is gone.
 
         Nothing that goes wrong here leaves the delivery wedged: a failure before or during the

@@ -111,7 +111,12 @@ def callback_url(configuration: Mapping[str, Any]) -> str | None:
 
 
 async def enqueue(
-    conn: AsyncConnection, *, instance_id: int, event_ids: list[int], now: dt.datetime
+    conn: AsyncConnection,
+    *,
+    instance_id: int,
+    event_ids: list[int],
+    now: dt.datetime,
+    trace: str | None = None,
 ) -> list[int]:
     """Write the notifications for ``event_ids`` (new events of the instance) in ``conn``'s
     transaction; returns the new delivery ids, in order.
@@ -136,6 +141,7 @@ async def enqueue(
         kind="events",
         link=True,
         now=now,
+        trace=trace,
     )
 
 
@@ -149,8 +155,10 @@ async def write(
     kind: str,
     link: bool,
     now: dt.datetime,
+    trace: str | None = None,
 ) -> list[int]:
-    """Insert one delivery per batch of ``events``; ``link`` records it as the events' delivery."""
+    """Insert one delivery per batch of ``events``; ``link`` records it as the events' delivery,
+    ``trace`` (a W3C traceparent) the trace its attempts join."""
     status = deliveries.CREATED if target.subscription_active else deliveries.QUEUED
     created: list[int] = []
     for batch in batches(events):
@@ -169,6 +177,7 @@ async def write(
             ),
             status=status,
             now=now,
+            traceparent=trace,
         )
         if link:
             await deliveries.link_events(conn, delivery_id, [event.id for event in batch])

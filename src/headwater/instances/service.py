@@ -10,7 +10,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import secrets as random_secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -68,6 +68,8 @@ class InstanceService:
     ) -> None:
         self.settings = settings
         self.engine = engine
+        # what time it is, for the overlap of a rotated token (tests move it)
+        self.clock: Callable[[], dt.datetime] = _now
         self.http = http
         self.box = secrets
         self.registry = registry
@@ -90,10 +92,14 @@ class InstanceService:
         return [self._view(row) for row in rows]
 
     async def by_token(self, principal: tenants.Principal, token: str) -> instances.Instance:
-        """The organization's instance holding ``token``; AuthenticationError when none does."""
+        """The organization's instance holding ``token`` (or the token a rotation replaced, while
+        its overlap lasts); AuthenticationError when none does."""
         async with db.reading(self.engine) as conn:
             row = await instances.by_token_hash(
-                conn, hash_token(token), organization_id=principal.organization_id
+                conn,
+                hash_token(token),
+                organization_id=principal.organization_id,
+                now=self.clock(),
             )
         if row is None:
             raise AuthenticationError("The Element token is not valid for this organization.")

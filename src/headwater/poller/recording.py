@@ -51,9 +51,11 @@ async def record(
     poll_date: dt.datetime,
     object_ids: Iterable[str] | None,
     decide: Decide,
+    trace: str | None = None,
 ) -> Recorded:
     """Commit what ``decide`` makes of the poller's knowledge of ``object_ids`` (None: of every
-    record it knows). Raises ``LeaseLost`` when another worker took the poller over."""
+    record it knows). Raises ``LeaseLost`` when another worker took the poller over. ``trace``
+    (a W3C traceparent) goes with the notifications, for their attempts to join its trace."""
 
     async def unit(conn: AsyncConnection) -> Recorded | None:
         await instances.lock(conn, claimed.instance_id)
@@ -83,7 +85,11 @@ async def record(
         await versions.remember(conn, claimed.id, plan.remember)
         if event_ids:
             await outbox.enqueue(
-                conn, instance_id=claimed.instance_id, event_ids=event_ids, now=poll_date
+                conn,
+                instance_id=claimed.instance_id,
+                event_ids=event_ids,
+                now=poll_date,
+                trace=trace,
             )
         await pollers.finish(
             conn,

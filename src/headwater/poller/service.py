@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 
-from headwater import errors, metrics
+from headwater import errors, metrics, tracing
 from headwater.domain import changes, cursors, dates, schedule, variables
 from headwater.domain import recording as domain_recording
 from headwater.poller import context, failures, fanout, harvest, reconcile, recording
@@ -65,6 +65,18 @@ async def poll_once(
     record, and the provider's ``errors.Provider*`` errors.
     """
     poll_id = poll_id or new_poll_id()
+    attributes = {
+        "headwater.instance_id": claimed.instance_id,
+        "headwater.resource": claimed.resource,
+        "headwater.poll_id": poll_id,
+    }
+    with tracing.span("headwater.poll", attributes=attributes):
+        return await _poll(deps, claimed, keep_lease=keep_lease, poll_id=poll_id)
+
+
+async def _poll(
+    deps: context.Deps, claimed: pollers.Claimed, *, keep_lease: bool, poll_id: str
+) -> Outcome:
     plog = context.poll_log(log, claimed, poll_id)
     started = _now()
     clock = time.monotonic()
@@ -128,6 +140,7 @@ async def poll_once(
             poll_date=started,
             object_ids=read.seen.keys(),
             decide=decide,
+            trace=tracing.traceparent(),
         )
         event_ids = recorded.event_ids
         for event in recorded.decision.plan.events:

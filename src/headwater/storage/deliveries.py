@@ -128,8 +128,10 @@ async def insert(
     body: str,
     status: str,
     now: dt.datetime,
+    traceparent: str | None = None,
 ) -> int:
-    """Insert a delivery (``created`` is due at once, ``queued`` waits for a release)."""
+    """Insert a delivery (``created`` is due at once, ``queued`` waits for a release);
+    ``traceparent`` joins its attempts to the trace of the poll that found its events."""
     return await _insert(
         conn,
         notification_id=notification_id,
@@ -142,6 +144,7 @@ async def insert(
         next_attempt_at=now if status in PENDING else None,
         last_error=None,
         at=now,
+        traceparent=traceparent,
     )
 
 
@@ -158,6 +161,7 @@ async def _insert(
     next_attempt_at: dt.datetime | None,
     last_error: str | None,
     at: dt.datetime,
+    traceparent: str | None = None,
 ) -> int:
     statement = (
         sa.insert(_d)
@@ -173,6 +177,7 @@ async def _insert(
             last_error=last_error,
             created_at=at,
             updated_at=at,
+            traceparent=traceparent,
         )
         .returning(_d.c.id)
     )

@@ -36,6 +36,8 @@ class Claimed:
     attempt_count: int
     # the instance's version when claimed: a copy of its settings read since is still current
     instance_updated_at: dt.datetime | None = None
+    # the trace of the poll that found its events (W3C traceparent), when traces are on
+    traceparent: str | None = None
 
 
 async def claim(
@@ -96,6 +98,7 @@ async def claim(
             _d.c.url,
             _d.c.body,
             _d.c.attempt_count,
+            _d.c.traceparent,
         )
     )
     claimed = [
@@ -107,6 +110,7 @@ async def claim(
             url=row.url,
             body=row.body,
             attempt_count=row.attempt_count,
+            traceparent=row.traceparent,
         )
         for row in result.all()
     ]

@@ -53,6 +53,9 @@ class Instance(NewInstance):
     previous_signature_key: str | None = None
     signature_overlap_until: dt.datetime | None = None
     signature_rotated_at: dt.datetime | None = None
+    # the token before the last rotation and until when it is still accepted
+    previous_token_hash: str | None = None
+    previous_token_until: dt.datetime | None = None
 
     @functools.cached_property
     def config(self) -> instance_config.InstanceConfig:
@@ -163,14 +166,29 @@ async def lock(
 
 
 async def by_token_hash(
-    conn: AsyncConnection, token_hash: str, *, organization_id: int
+    conn: AsyncConnection, token_hash: str, *, organization_id: int, now: dt.datetime
 ) -> Instance | None:
-    """The organization's instance whose token hashes to ``token_hash``."""
-    query = sa.select(_t).where(
-        _t.c.token_hash == token_hash, _t.c.organization_id == organization_id
-    )
+    """The organization's instance whose token, or whose previous token while its overlap lasts
+    (until ``previous_token_until``, compared with ``now``), hashes to ``token_hash``."""
+    current = _t.c.token_hash == token_hash
+    previous = sa.and_(_t.c.previous_token_hash == token_hash, _t.c.previous_token_until > now)
+    query = sa.select(_t).where(sa.or_(current, previous), _t.c.organization_id == organization_id)
     row = (await conn.execute(query)).first()
     return None if row is None else _instance(row)
+
+
+async def rotate_token(
+    conn: AsyncConnection, instance_id: int, *, token_hash: str, until: dt.datetime
+) -> None:
+    """Make ``token_hash`` the instance's token; the one it replaces is accepted until ``until``
+    (a token of an earlier rotation stops at once)."""
+    await conn.execute(
+        sa.update(_t)
+        .where(_t.c.id == instance_id)
+        .values(
+            previous_token_hash=_t.c.token_hash, previous_token_until=until, token_hash=token_hash
+        )
+    )
 
 
 async def page(

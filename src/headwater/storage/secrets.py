@@ -13,6 +13,9 @@ process start. (HKDF would do for a key known to be random, such as the one gene
 data folder, but a user may write any text there too.) One derivation gives 64 bytes: the first
 32 key Fernet, the last 32 are the check.
 
+During a key rotation a box also opens what the previous key sealed (:meth:`SecretBox.reading`)
+while it seals with its own; :mod:`headwater.storage.keyring` decides which keys a process gets.
+
 Databases set up before this kept a plain SHA-256 fingerprint of the key and sealed secrets under
 a SHA-256 of it. The first start with the right key re-seals every secret under the derived key,
 stores the salt and check and drops the old fingerprint, all in one transaction.
@@ -20,32 +23,29 @@ stores the salt and check and drops the old fingerprint, all in one transaction.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import dataclasses
 import hashlib
 import hmac
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
-import sqlalchemy as sa
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-from sqlalchemy.dialects import postgresql as pg_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from headwater.errors import ConfigurationError, StorageError
-from headwater.storage import db, files, tables
+from headwater.storage import files
 
 DERIVATION_KEY = "secret_key_derivation"
 LEGACY_FINGERPRINT_KEY = "secret_key_fingerprint"
+# the derivation of the key a rotation moves secrets from, while some may be sealed by it
+PREVIOUS_DERIVATION_KEY = "secret_key_previous_derivation"
 KEY_FILE = ".secret-key"
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 SALT_BYTES = 16
-_meta = tables.server_meta
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,11 +103,37 @@ class SecretBox:
     ``fingerprint`` is the check stored in the database: equal for equal keys and salts only.
     """
 
-    def __init__(self, fernet_key: bytes, fingerprint: str) -> None:
+    def __init__(
+        self, fernet_key: bytes, fingerprint: str, readers: Sequence[SecretBox] = ()
+    ) -> None:
+        self._key = fernet_key
+        self._older = tuple(readers)
         self._fernet = Fernet(base64.urlsafe_b64encode(fernet_key))
+        # what opens a token: this key, then the older keys of a rotation in progress
+        self._readers = MultiFernet([self._fernet, *(box._fernet for box in readers)])
         self.fingerprint = fingerprint
         # keys for other purposes come from the same derived material, never equal to it
         self._subkeys = hmac.new(fernet_key, b"headwater-subkeys", hashlib.sha256).digest()
+
+    def reading(self, *older: SecretBox) -> SecretBox:
+        """This box, also opening what ``older`` boxes sealed (it still seals with its own key)."""
+        return SecretBox(self._key, self.fingerprint, older)
+
+    def sealed_by_me(self, token: str) -> bool:
+        """Whether ``token`` opens with this box's own key (not only with an older one)."""
+        try:
+            self._fernet.decrypt(token.encode())
+        except InvalidToken:
+            return False
+        return True
+
+    def renew(self, token: str) -> str:
+        """``token`` sealed again with this box's own key (it may have been sealed by an older
+        key this box reads); StorageError when no key of this box opens it."""
+        try:
+            return self._readers.rotate(token.encode()).decode()
+        except InvalidToken:
+            raise StorageError(_UNREADABLE) from None
 
     @classmethod
     def derived(cls, key: str, derivation: Derivation) -> SecretBox:
@@ -127,6 +153,11 @@ class SecretBox:
         key: as hard to guess as the secrets it seals, and another for every purpose."""
         return hmac.new(self._subkeys, purpose.encode(), hashlib.sha256).digest()
 
+    def older_subkeys(self, purpose: str) -> list[bytes]:
+        """The :meth:`subkey` of each older key this box reads (during a key rotation), to accept
+        what was signed before it."""
+        return [box.subkey(purpose) for box in self._older]
+
     def seal(self, value: dict[str, Any]) -> str:
         """The Fernet token of ``value`` as JSON."""
         return self._fernet.encrypt(json.dumps(value, sort_keys=True).encode()).decode()
@@ -141,11 +172,12 @@ class SecretBox:
 
     def _decrypt(self, token: str) -> bytes:
         try:
-            return self._fernet.decrypt(token.encode())
+            return self._readers.decrypt(token.encode())
         except InvalidToken:
-            raise StorageError(
-                "a stored secret cannot be decrypted: was HEADWATER_SECRET_KEY changed?"
-            ) from None
+            raise StorageError(_UNREADABLE) from None
+
+
+_UNREADABLE = "a stored secret cannot be decrypted: was HEADWATER_SECRET_KEY changed?"
 
 
 def _require(key: str) -> None:
@@ -171,99 +203,3 @@ def load_or_create_key_file(folder: Path) -> str:
     with os.fdopen(fd, "w") as file:
         file.write(key + "\n")
     return key
-
-
-_DIFFERS = (
-    "HEADWATER_SECRET_KEY differs from the key this database was set up with; "
-    "start with the same key as the other nodes"
-)
-
-
-async def open_box(engine: AsyncEngine, key: str) -> SecretBox:
-    """The box of ``key`` for this database, refusing a key that differs from the one it was set
-    up with. The first start records the derivation; a database of the SHA-256 era is upgraded.
-    """
-    _require(key)
-    for _ in range(3):  # another process may set the database up between our read and write
-        stored = await _stored(engine)
-        record = stored.get(DERIVATION_KEY)
-        if record is not None:
-            derivation, check = Derivation.read(record)
-            box = await asyncio.to_thread(SecretBox.derived, key, derivation)
-            if not hmac.compare_digest(box.fingerprint, check):
-                raise ConfigurationError(_DIFFERS)
-            return box
-        old = stored.get(LEGACY_FINGERPRINT_KEY)
-        if old is not None and not hmac.compare_digest(legacy_fingerprint(key), old):
-            raise ConfigurationError(_DIFFERS)
-        derivation = Derivation.new()
-        box = await asyncio.to_thread(SecretBox.derived, key, derivation)
-        legacy = SecretBox.legacy(key) if old is not None else None
-        if await _record(engine, derivation, box, legacy=legacy, legacy_seen=old):
-            return box
-    raise ConfigurationError("the secret key could not be recorded: the database kept changing")
-
-
-async def _stored(engine: AsyncEngine) -> dict[str, str]:
-    try:
-        async with db.reading(engine) as conn:
-            rows = await conn.execute(
-                sa.select(_meta.c.key, _meta.c.value).where(
-                    _meta.c.key.in_([DERIVATION_KEY, LEGACY_FINGERPRINT_KEY])
-                )
-            )
-            return {row.key: row.value for row in rows}
-    except StorageError as error:
-        raise ConfigurationError(
-            f"the database is not ready ({error}); run `headwater db upgrade`"
-        ) from error
-
-
-async def _record(
-    engine: AsyncEngine,
-    derivation: Derivation,
-    box: SecretBox,
-    *,
-    legacy: SecretBox | None,
-    legacy_seen: str | None,
-) -> bool:
-    """Store the derivation (re-sealing a legacy database's secrets); False when another process
-    changed the key records since they were read."""
-    try:
-        async with db.transaction(engine) as conn:
-            rows = await conn.execute(
-                sa.select(_meta.c.key, _meta.c.value)
-                .where(_meta.c.key.in_([DERIVATION_KEY, LEGACY_FINGERPRINT_KEY]))
-                .with_for_update()
-            )
-            now = {row.key: row.value for row in rows}
-            if DERIVATION_KEY in now or now.get(LEGACY_FINGERPRINT_KEY) != legacy_seen:
-                return False
-            if legacy is not None:
-                await _reseal_instances(conn, box, legacy)
-                await conn.execute(sa.delete(_meta).where(_meta.c.key == LEGACY_FINGERPRINT_KEY))
-            insert = (
-                pg_dialect.insert(_meta)
-                if conn.dialect.name == "postgresql"
-                else sqlite_dialect.insert(_meta)
-            )
-            added = await conn.scalar(
-                insert.values(key=DERIVATION_KEY, value=derivation.record(box.fingerprint))
-                .on_conflict_do_nothing()
-                .returning(_meta.c.key)
-            )
-            return added is not None
-    except StorageError as error:
-        raise ConfigurationError(f"the secret key could not be recorded: {error}") from error
-
-
-async def _reseal_instances(conn: AsyncConnection, box: SecretBox, legacy: SecretBox) -> None:
-    t = tables.instances
-    rows = await conn.execute(sa.select(t.c.id, t.c.secrets, t.c.provider_tokens))
-    for row in rows.all():
-        tokens = None if row.provider_tokens is None else box.reseal(row.provider_tokens, legacy)
-        await conn.execute(
-            sa.update(t)
-            .where(t.c.id == row.id)
-            .values(secrets=box.reseal(row.secrets, legacy), provider_tokens=tokens)
-        )

@@ -59,6 +59,9 @@ organizations = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", Time, nullable=False),
+    # the secret before the last rotation, accepted until ``previous_secret_until``
+    sa.Column("previous_secret_hash", sa.String(64), nullable=True, index=True),
+    sa.Column("previous_secret_until", Time, nullable=True),
 )
 
 users = sa.Table(
@@ -74,6 +77,9 @@ users = sa.Table(
     ),
     sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", Time, nullable=False),
+    # the secret before the last rotation, accepted until ``previous_secret_until``
+    sa.Column("previous_secret_hash", sa.String(64), nullable=True, index=True),
+    sa.Column("previous_secret_until", Time, nullable=True),
 )
 
 instances = sa.Table(
@@ -93,6 +99,9 @@ instances = sa.Table(
     sa.Column("tags", Json, nullable=False),
     # sha256 hex of the instance token; the token itself is shown once at creation
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    # the token before the last rotation, accepted until ``previous_token_until``
+    sa.Column("previous_token_hash", sa.String(64), nullable=True, index=True),
+    sa.Column("previous_token_until", Time, nullable=True),
     # configuration without its secret keys, as validated and normalized
     sa.Column("configuration", Json, nullable=False),
     # Fernet token of a JSON object: secret configuration values
@@ -202,6 +211,8 @@ deliveries = sa.Table(
     sa.Column("lease_until", Time, nullable=True),
     sa.Column("created_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
+    # the W3C traceparent of the poll that found its events (when traces are on)
+    sa.Column("traceparent", sa.String(64), nullable=True),
     sa.Index("ix_deliveries_instance_order", "instance_id", "status", "id"),
     sa.Index("ix_deliveries_due", "status", "next_attempt_at"),
 )

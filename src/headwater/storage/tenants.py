@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import hmac
 import secrets
 
 import sqlalchemy as sa
@@ -72,30 +71,85 @@ async def add_user(
     return user_id
 
 
-async def authenticate(conn: AsyncConnection, *, user_secret: str, org_secret: str) -> Principal:
-    """The principal holding both secrets.
+def _matches(table: sa.Table, secret_hash: str, now: dt.datetime) -> sa.ColumnElement[bool]:
+    """The row's secret, or its previous secret while the overlap lasts, hashes to this."""
+    previous = sa.and_(
+        table.c.previous_secret_hash == secret_hash, table.c.previous_secret_until > now
+    )
+    return sa.or_(table.c.secret_hash == secret_hash, previous)
+
+
+async def authenticate(
+    conn: AsyncConnection, *, user_secret: str, org_secret: str, now: dt.datetime | None = None
+) -> Principal:
+    """The principal holding both secrets (either may be the one a rotation replaced, until its
+    overlap ends at ``previous_secret_until``, compared with ``now``, by default the time now).
 
     AuthenticationError, with one message whichever part is wrong, so that a caller cannot tell a
     valid secret from an invalid one.
     """
+    now = now or dt.datetime.now(dt.UTC)
     org_hash, user_hash = hash_secret(org_secret), hash_secret(user_secret)
-    org = (
-        await conn.execute(
-            sa.select(tables.organizations.c.id, tables.organizations.c.secret_hash).where(
-                tables.organizations.c.secret_hash == org_hash
-            )
-        )
-    ).first()
+    orgs, users = tables.organizations, tables.users
+    org = (await conn.execute(sa.select(orgs.c.id).where(_matches(orgs, org_hash, now)))).first()
     user = (
         await conn.execute(
-            sa.select(
-                tables.users.c.id, tables.users.c.organization_id, tables.users.c.secret_hash
-            ).where(tables.users.c.secret_hash == user_hash)
+            sa.select(users.c.id, users.c.organization_id).where(_matches(users, user_hash, now))
         )
     ).first()
-    # the lookups go by hash; comparing the hashes again keeps the check constant-time
-    org_ok = org is not None and hmac.compare_digest(org.secret_hash, org_hash)
-    user_ok = user is not None and hmac.compare_digest(user.secret_hash, user_hash)
-    if not (org_ok and user_ok) or org is None or user is None or user.organization_id != org.id:
+    if org is None or user is None or user.organization_id != org.id:
         raise AuthenticationError(INVALID_CREDENTIALS)
     return Principal(organization_id=org.id, user_id=user.id)
+
+
+@dataclasses.dataclass(frozen=True)
+class Rotated:
+    """A new secret, shown once; the one it replaced works until ``previous_until``."""
+
+    id: int
+    secret: str
+    previous_until: dt.datetime
+
+
+async def rotate_user_secret(
+    conn: AsyncConnection, user_id: int, *, now: dt.datetime, overlap: dt.timedelta
+) -> Rotated | None:
+    """Give the user a new secret; the current one keeps working for ``overlap`` (a secret of an
+    earlier rotation stops at once). None when there is no such user."""
+    return await _rotate(conn, tables.users, user_id, now=now, overlap=overlap)
+
+
+async def rotate_organization_secret(
+    conn: AsyncConnection, organization_id: int, *, now: dt.datetime, overlap: dt.timedelta
+) -> Rotated | None:
+    """Give the organization a new secret, as :func:`rotate_user_secret` does a user."""
+    return await _rotate(conn, tables.organizations, organization_id, now=now, overlap=overlap)
+
+
+async def _rotate(
+    conn: AsyncConnection,
+    table: sa.Table,
+    row_id: int,
+    *,
+    now: dt.datetime,
+    overlap: dt.timedelta,
+) -> Rotated | None:
+    secret, until = new_secret(), now + overlap
+    changed = await conn.execute(
+        sa.update(table)
+        .where(table.c.id == row_id)
+        .values(
+            previous_secret_hash=table.c.secret_hash,
+            previous_secret_until=until,
+            secret_hash=hash_secret(secret),
+        )
+    )
+    return Rotated(row_id, secret, until) if changed.rowcount == 1 else None
+
+
+async def user_organization(conn: AsyncConnection, user_id: int) -> int | None:
+    """The organization of a user; None when there is no such user."""
+    found: int | None = await conn.scalar(
+        sa.select(tables.users.c.organization_id).where(tables.users.c.id == user_id)
+    )
+    return found

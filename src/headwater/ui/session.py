@@ -16,6 +16,7 @@ import hmac
 import json
 import secrets
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from headwater.storage import secrets as secret_box
@@ -39,13 +40,16 @@ class Signer:
     """Signs small JSON objects with HMAC-SHA256; a purpose keeps one kind from passing as
     another."""
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, older: Sequence[bytes] = ()) -> None:
         self._key = key
+        # keys that signed before a key rotation: what they signed is still accepted
+        self._older = tuple(older)
 
     @classmethod
     def of(cls, box: secret_box.SecretBox) -> Signer:
-        """The signer of the server whose secrets ``box`` seals."""
-        return cls(box.subkey("ui-cookies"))
+        """The signer of the server whose secrets ``box`` seals (accepting what the older key of
+        a rotation under way signed)."""
+        return cls(box.subkey("ui-cookies"), box.older_subkeys("ui-cookies"))
 
     def sign(self, purpose: str, value: dict[str, Any]) -> str:
         body = _b64(json.dumps(value, separators=(",", ":"), sort_keys=True).encode())
@@ -56,7 +60,11 @@ class Signer:
         if not token or token.count(".") != 1:
             return None
         body, mac = token.split(".")
-        if not hmac.compare_digest(mac.encode(), self._mac(purpose, body).encode()):
+        keys = (self._key, *self._older)
+        if not any(
+            hmac.compare_digest(mac.encode(), self._mac(purpose, body, key).encode())
+            for key in keys
+        ):
             return None
         try:
             value = json.loads(_unb64(body))
@@ -68,9 +76,9 @@ class Signer:
         """A token bound to ``nonce`` (a form's CSRF token bound to its cookie)."""
         return self._mac(purpose, nonce)
 
-    def _mac(self, purpose: str, body: str) -> str:
+    def _mac(self, purpose: str, body: str, key: bytes | None = None) -> str:
         message = f"{purpose}\n{body}".encode()
-        return _b64(hmac.new(self._key, message, hashlib.sha256).digest())
+        return _b64(hmac.new(key or self._key, message, hashlib.sha256).digest())
 
 
 @dataclasses.dataclass(frozen=True)
