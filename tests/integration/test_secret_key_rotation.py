@@ -333,3 +333,40 @@ async def test_the_command_says_what_is_wrong_with_its_keys(tmp_path: Path) -> N
     assert "Traceback" not in same.stderr + wrong.stderr
     # nothing was changed: the old key alone still opens everything
     assert _check_all_open(await _rows(url), await _box(url, OLD)) == 3 + 2
+
+
+async def test_every_sealed_column_is_renewed(db_url: str) -> None:
+    """Beside an instance's secrets: the signature key a rotation keeps for its overlap and an
+    organization's operations signature key."""
+    await _seed(db_url, 2)
+    engine = db.make_engine(db_url)
+    try:
+        old = await keyring.open_box(engine, OLD)
+        now = dt.datetime.now(dt.UTC)
+        async with db.transaction(engine) as conn:
+            await conn.execute(
+                sa.update(tables.instances).values(previous_signature_key=old.seal({"key": "was"}))
+            )
+            organization = await conn.scalar(sa.select(tables.organizations.c.id))
+            await conn.execute(
+                sa.insert(tables.operations_endpoints).values(
+                    organization_id=organization,
+                    url="http://127.0.0.1:9/ops",
+                    signature_key=old.seal({"key": "ops"}),
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        sealed = {(table.name, name) for table, name in rekey.SEALED}
+        assert ("instances", "previous_signature_key") in sealed
+        assert ("operations_endpoints", "signature_key") in sealed
+        done = await rekey.rotate(engine, await keyring.open_box(engine, NEW, OLD))
+        assert done.renewed == done.total == 2 + 1 + 2 + 1  # secrets, tokens, previous keys, ops
+        alone = await keyring.open_box(engine, NEW)
+        async with db.reading(engine) as conn:
+            previous = await conn.execute(sa.select(tables.instances.c.previous_signature_key))
+            assert [alone.open(value) for value in previous.scalars()] == [{"key": "was"}] * 2
+            ops = await conn.scalar(sa.select(tables.operations_endpoints.c.signature_key))
+            assert alone.open(ops) == {"key": "ops"}
+    finally:
+        await engine.dispose()
