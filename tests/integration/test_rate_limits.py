@@ -9,13 +9,14 @@ import itertools
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from headwater.elements import limits
 from headwater.instances import rate
-from headwater.storage import db, instances, tenants
+from headwater.storage import db, instances, rate_limits, tenants
 
 NOW = dt.datetime(2026, 12, 3, tzinfo=dt.UTC)
 RATE = 20.0  # one call every 50 ms
@@ -59,25 +60,37 @@ async def _instance(engine: AsyncEngine) -> int:
 
 
 async def test_two_processes_share_one_instances_pace(
-    engines: tuple[AsyncEngine, AsyncEngine],
+    engines: tuple[AsyncEngine, AsyncEngine], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     iid = await _instance(engines[0])
     first, second = (
         rate.SharedRateLimiter(engine, iid, limits.RateLimiter(RATE)) for engine in engines
     )
+    slots: list[int] = []  # what the database granted, seen on the way out
+    reserve = rate_limits.reserve
+
+    async def granted(*args: Any, **kwargs: Any) -> int:
+        slot = await reserve(*args, **kwargs)
+        slots.append(slot)
+        return slot
+
+    monkeypatch.setattr(rate_limits, "reserve", granted)
     times: list[float] = []
 
     async def call(limiter: rate.SharedRateLimiter) -> None:
         await limiter.acquire()
-        times.append(time.monotonic())
+        times.append(time.time() * 1000)
 
     await asyncio.gather(*(call(first if n % 2 else second) for n in range(12)))
-    times.sort()
-    gaps = [b - a for a, b in itertools.pairwise(times)]
     # each process alone would let its own six through 50 ms apart, side by side with the
-    # other's: shared, the twelve are spaced across both
-    assert times[-1] - times[0] >= 11 * 0.05 * 0.9, gaps
-    assert sum(gap < 0.02 for gap in gaps) <= 1, gaps
+    # other's: shared, the twelve slots are spaced across both
+    slots.sort()
+    gaps = [b - a for a, b in itertools.pairwise(slots)]
+    assert len(slots) == 12 and min(gaps) >= 50, gaps
+    # and each call waited for its slot (a loaded machine may wake one late, never early): the
+    # k-th call through came no earlier than the k-th slot
+    early = [(t, slot) for t, slot in zip(sorted(times), slots, strict=True) if t < slot - 5]
+    assert early == [], early
 
 
 async def test_a_providers_wait_holds_back_the_other_process(
