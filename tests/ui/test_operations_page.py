@@ -94,6 +94,9 @@ def test_set_the_operations_url_its_key_shown_once_then_remove_it(page: Any, ui:
     assert "stopped" in page.get_by_role("status").inner_text()
     assert page.locator("#ops-none").is_visible()
     assert _operations_key(ui, instance_id) is None
+    page.set_viewport_size({"width": 390, "height": 844})
+    browsing.check_accessibility(page, "operations on a phone")
+    browsing.screenshot(page, "operations-phone")
     # a form without the session's CSRF token changes nothing
     answer = page.request.post(ui.root + "/operations", form={"url": url, "csrf": "forged"})
     assert answer.status == 403
