@@ -106,7 +106,12 @@ def test_another_organizations_instance_is_not_found(page: Any, ui: UiServer) ->
     browsing.check_accessibility(page, "not found")
     browsing.screenshot(page, "not-found")
     csrf = page.locator("input[name='csrf']").first.get_attribute("value")
-    for action in ("deliveries/release", "test-notification", "pollers/contacts/run"):
+    for action in (
+        "deliveries/release",
+        "test-notification",
+        "pollers/contacts/run",
+        "signature-key/rotate",
+    ):
         answer = page.request.post(
             f"{ui.root}/instances/{instance_id}/{action}", form={"csrf": csrf}
         )

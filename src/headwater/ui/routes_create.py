@@ -21,14 +21,13 @@ from fastapi.responses import Response
 from headwater.elements import element
 from headwater.errors import HeadwaterError, InputError, NotFoundError, ProviderError
 from headwater.instances import service
-from headwater.ui import data, web
+from headwater.ui import data, shown_once, web
 from headwater.ui import instance_form as forms
 from headwater.ui import session as sessions
 
 router = APIRouter(route_class=web.PageRoute, include_in_schema=False)
 
 PENDING_COOKIE = "hw_pending"
-FLASH_COOKIE = "hw_flash"
 PENDING_SECONDS = 15 * 60
 CALLBACK_PATH = "/oauth/callback"
 
@@ -171,10 +170,7 @@ async def oauth_callback(
     response = _clear(web.redirect(f"/instances/{created.id}"))
     key = created.configuration.get("event.notification.signature.key")
     if isinstance(key, str) and key != "********":
-        flash = c.secrets.seal({"instance": created.id, "key": key})
-        web.set_cookie(
-            response, request, FLASH_COOKIE, flash, max_age=300, path=f"/instances/{created.id}"
-        )
+        shown_once.keep(response, request, f"/instances/{created.id}", key, instance=created.id)
     return response
 
 

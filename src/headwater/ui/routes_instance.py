@@ -12,9 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from headwater.errors import HeadwaterError, InputError
-from headwater.ui import data, web
+from headwater.ui import data, shown_once, web
 from headwater.ui import session as sessions
-from headwater.ui.routes_create import FLASH_COOKIE
 
 router = APIRouter(route_class=web.PageRoute, include_in_schema=False)
 
@@ -104,7 +103,7 @@ async def render(
     more = len(found) > 50
     found = found[:50]
     pollers = await data.pollers(c, instance)
-    flash = _flash(request, instance_id)
+    flash = shown_once.take(request, instance=instance_id)
     response = web.page(
         request,
         "instance.html",
@@ -123,10 +122,11 @@ async def render(
         notice=notice or _notice(query.get("notice", ""), query.get("about", "")),
         errors=errors,
         typed=typed or {},
-        signature_key=flash,
+        new_key=flash,
+        default_overlap_hours=c.settings.signature_overlap_seconds / 3600,
     )
     if flash is not None:
-        response.delete_cookie(FLASH_COOKIE, path=f"/instances/{instance_id}")
+        shown_once.forget(response, f"/instances/{instance_id}")
     return response
 
 
@@ -140,19 +140,6 @@ def _element_name(request: Request, key: str) -> str:
 def _notice(code: str, about: str) -> str:
     template = NOTICES.get(code)
     return template.format(about) if template else ""
-
-
-def _flash(request: Request, instance_id: int) -> str | None:
-    """The signature key of an instance just created, shown once."""
-    sealed = request.cookies.get(FLASH_COOKIE)
-    if not sealed:
-        return None
-    try:
-        found = web.container(request).secrets.open(sealed)
-    except HeadwaterError:
-        return None
-    key = found.get("key")
-    return key if found.get("instance") == instance_id and isinstance(key, str) else None
 
 
 def _done(instance_id: int, notice: str, about: object, anchor: str) -> Response:
