@@ -19,11 +19,11 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from headwater import __version__
-from headwater.delivery import dispatch, event_log
+from headwater.delivery import dispatch, event_log, wakeup
 from headwater.delivery import service as delivery_service
 from headwater.elements import registry as registry_module
 from headwater.errors import ConfigurationError
-from headwater.instances import connections
+from headwater.instances import connections, webhooks
 from headwater.instances import service as instance_service
 from headwater.poller import control
 from headwater.settings import Settings
@@ -53,6 +53,8 @@ class Container:
     deliveries: delivery_service.DeliveryService
     dispatcher: dispatch.Dispatcher
     pollers: control.PollerControl
+    webhooks: webhooks.WebhookService
+    wakeup: wakeup.Wakeup
     node_id: str
     loops: list[Loop] = dataclasses.field(default_factory=list)
 
@@ -125,6 +127,7 @@ async def container(settings: Settings, *, loops: bool = True) -> AsyncIterator[
                 settings.element_settings, extra_paths=settings.elements_path
             )
             ident = node_id()
+            wakes = wakeup.Wakeup()
             yield Container(
                 settings=settings,
                 engine=engine,
@@ -155,6 +158,10 @@ async def container(settings: Settings, *, loops: bool = True) -> AsyncIterator[
                     settings=settings, engine=engine, http=http, secrets=box, owner=ident
                 ),
                 pollers=control.PollerControl(engine=engine),
+                webhooks=webhooks.WebhookService(
+                    engine=engine, secrets=box, registry=registry, wakeup=wakes
+                ),
+                wakeup=wakes,
                 node_id=ident,
                 loops=background_loops() if loops else [],
             )

@@ -174,7 +174,7 @@ def test_the_catalog_views(tmp_path: Path) -> None:
     found = registry.build({}, extra_paths=[NOTES])
     lines = catalog.table(found).splitlines()
     assert lines[0].split() == ["KEY", "NAME", "HUB", "EVENTS"]
-    assert lines[1].split() == ["acton", "Act-On", "marketing", "polling"]
+    assert lines[1].split() == ["acton", "Act-On", "marketing", "polling,webhooks"]
     assert lines[2].split() == ["mailchimp", "Mailchimp", "marketing", "polling"]
     assert lines[3].split() == ["notes", "Notes", "crm", "polling"]
     shown = catalog.show(found, "notes")

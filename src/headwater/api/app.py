@@ -32,9 +32,18 @@ REQUEST_ID_HEADER = "X-Request-Id"
 
 def routers() -> list[APIRouter]:
     """The routers served under ``BASE_PATH``; add a resource's router here."""
-    from headwater.api.routes import deliveries, elements, events, hub, instances, pollers
+    from headwater.api.routes import (
+        deliveries,
+        elements,
+        events,
+        hub,
+        inbound,
+        instances,
+        pollers,
+    )
 
     return [
+        inbound.router,
         elements.router,
         instances.router,
         hub.router,

@@ -1,8 +1,9 @@
 """The outbox: notifications for new events, written in the transaction that stores the events.
 
-A notification carries up to ten events (polling) of one object type, in the order they were
-found, in the JSON of DESIGN.md §4. Its body is built once and stored; every attempt sends those
-exact bytes, and its ``message.eventId`` (``msg_<32 hex>``) stays the same across retries.
+A notification carries up to ten events (polling) or twenty (webhooks) of one object type, in the
+order they were found, in the JSON of DESIGN.md §4. Its body is built once and stored; every
+attempt sends those exact bytes, and its ``message.eventId`` (``msg_<32 hex>``) stays the same
+across retries.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from headwater.domain import dates, instance_config
 from headwater.storage import deliveries, events
 
 POLLING_BATCH = 10
+WEBHOOK_BATCH = 20
 ENABLED_KEY = instance_config.ENABLED_KEY
 CALLBACK_KEY = instance_config.CALLBACK_KEY
 SCHEDULE_KEY = instance_config.SCHEDULE_KEY
@@ -111,7 +113,12 @@ def callback_url(configuration: Mapping[str, Any]) -> str | None:
 
 
 async def enqueue(
-    conn: AsyncConnection, *, instance_id: int, event_ids: list[int], now: dt.datetime
+    conn: AsyncConnection,
+    *,
+    instance_id: int,
+    event_ids: list[int],
+    now: dt.datetime,
+    batch_size: int = POLLING_BATCH,
 ) -> list[int]:
     """Write the notifications for ``event_ids`` (new events of the instance) in ``conn``'s
     transaction; returns the new delivery ids, in order.
@@ -136,6 +143,7 @@ async def enqueue(
         kind="events",
         link=True,
         now=now,
+        batch_size=batch_size,
     )
 
 
@@ -149,11 +157,13 @@ async def write(
     kind: str,
     link: bool,
     now: dt.datetime,
+    batch_size: int = POLLING_BATCH,
 ) -> list[int]:
-    """Insert one delivery per batch of ``events``; ``link`` records it as the events' delivery."""
+    """Insert one delivery per batch of ``events`` (at most ``batch_size`` each: 10 polled, 20
+    from webhooks); ``link`` records it as the events' delivery."""
     status = deliveries.CREATED if target.subscription_active else deliveries.QUEUED
     created: list[int] = []
-    for batch in batches(events):
+    for batch in batches(events, batch_size):
         notification_id = new_notification_id()
         delivery_id = await deliveries.insert(
             conn,

@@ -156,6 +156,9 @@ class Webhooks:
     type_field: str = "type"
     object_type: str | None = None
     id_field: str = "id"
+    record_field: str | None = None  # the record as the hub shows it; None: no record
+    date_field: str | None = None
+    date_format: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

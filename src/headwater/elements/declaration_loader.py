@@ -165,4 +165,7 @@ def _webhooks(raw: Mapping[str, Any]) -> declaration.Webhooks:
         type_field=raw.get("typeField", "type"),
         object_type=raw.get("objectType"),
         id_field=raw.get("idField", "id"),
+        record_field=raw.get("recordField"),
+        date_field=raw.get("dateField"),
+        date_format=raw.get("dateFormat"),
     )

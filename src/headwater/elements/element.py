@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 
 from headwater import errors
+from headwater.domain import inbound
 from headwater.elements import base, declared_hub, oauth
 from headwater.elements import declaration as declared
 
@@ -48,6 +49,28 @@ class Element:
     @property
     def event_methods(self) -> frozenset[str]:
         return frozenset(self.declaration.events.methods)
+
+    @property
+    def webhooks(self) -> inbound.Spec | None:
+        """How the element's webhooks are verified and read, when it declares them."""
+        found = self.declaration.events.webhooks
+        if found is None:
+            return None
+        check = found.verification
+        return inbound.Spec(
+            verification=check.type,
+            types=dict(found.types),
+            type_field=found.type_field,
+            object_type=found.object_type,
+            id_field=found.id_field,
+            record_field=found.record_field,
+            date_field=found.date_field,
+            date_format=found.date_format,
+            hmac_header=check.header,
+            hmac_algorithm=check.algorithm,
+            hmac_encoding=check.encoding,
+            hmac_prefix=check.prefix,
+        )
 
     @property
     def api_key_field(self) -> str | None:
