@@ -200,3 +200,33 @@ async def test_the_safety_net_catches_a_dropped_webhook_and_repeats_nothing(
     assert sorted((e["objectId"], e["eventType"]) for e in stored) == sorted(found)
     deliveries = api.sandbox.admin("GET", "/webhooks")["deliveries"]
     assert [d["dropped"] for d in deliveries] == [True, False]
+
+
+@pytest.mark.receiver(fail="500,ok")
+@pytest.mark.api(loops=True, tick_seconds=0.1, element_settings=FAST_ACTON)
+async def test_webhooks_waiting_behind_a_retry_share_one_notification(
+    api: RunningApi, receiver: Receiver
+) -> None:
+    auth, iid, key = await _webhooks_instance(api, receiver)
+    reply = await api.call(
+        "PATCH",
+        f"instances/{iid}/configuration/event.notification.retry.schedule",
+        auth=auth,
+        json={"propertyValue": "1"},
+    )
+    assert reply.status == 200, reply.text
+    path = f"events/acton/{inbound.encode_instance(iid)}"
+    first = await _post(api, path, _contact_body("l-0001:1"), key)
+    assert first[0] == 200
+    await receiver.wait_for(lambda a: len(a) >= 1, timeout=5)  # refused: retried in 1 s
+    for contact in ("l-0001:2", "l-0001:3", "l-0001:4"):
+        assert (await _post(api, path, _contact_body(contact), key))[0] == 200
+    arrivals = await receiver.wait_for(lambda a: len(receiver.delivered) >= 2, timeout=10)
+    delivered = [a for a in arrivals if 200 <= a["status"] < 300]
+    assert [len(a["json"]["message"]["events"]) for a in delivered] == [1, 3]
+    assert _events(delivered) == [
+        ("l-0001:1", "UPDATED"),
+        ("l-0001:2", "UPDATED"),
+        ("l-0001:3", "UPDATED"),
+        ("l-0001:4", "UPDATED"),
+    ]

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from headwater.domain import dates, instance_config
-from headwater.storage import deliveries, events
+from headwater.storage import deliveries, events, open_deliveries
 
 POLLING_BATCH = 10
 WEBHOOK_BATCH = 20
@@ -127,19 +127,52 @@ async def enqueue(
     written when the instance has notifications disabled or no callback URL. While the instance's
     subscription is inactive (retries ran out), the deliveries are ``queued`` until released.
     """
-    target = await deliveries.target(conn, instance_id)
+    unsent = await events.to_send(conn, instance_id, event_ids, unsent_only=True)
+    return await enqueue_events(
+        conn,
+        instance_id=instance_id,
+        found=[Event.of(event) for event in unsent],
+        now=now,
+        batch_size=batch_size,
+    )
+
+
+async def enqueue_events(
+    conn: AsyncConnection,
+    *,
+    instance_id: int,
+    found: Sequence[Event],
+    now: dt.datetime,
+    batch_size: int = POLLING_BATCH,
+    join: bool = False,
+    target: deliveries.Target | None = None,
+) -> list[int]:
+    """:func:`enqueue` for events the caller just inserted (none carried by a delivery yet).
+
+    ``join``: the first events join the instance's newest notification while no attempt has
+    taken it and it has room (:mod:`headwater.storage.open_deliveries`), the rest go in new ones.
+    ``target``: the instance's settings as the caller read them in this transaction.
+    """
     if target is None:
+        target = await deliveries.target(conn, instance_id)
+    if target is None or not found:
         return []
     url = callback_url(target.configuration)
     if url is None:
         return []
-    unsent = await events.to_send(conn, instance_id, event_ids, unsent_only=True)
-    return await write(
+    joined: list[int] = []
+    if join and target.subscription_active:
+        taken = await _join(conn, instance_id, target, url, found, batch_size)
+        if taken:
+            joined, found = [taken[0]], found[taken[1] :]
+    if not found:
+        return joined
+    return joined + await write(
         conn,
         instance_id=instance_id,
         target=target,
         url=url,
-        events=[Event.of(event) for event in unsent],
+        events=found,
         kind="events",
         link=True,
         now=now,
@@ -184,6 +217,40 @@ async def write(
             await deliveries.link_events(conn, delivery_id, [event.id for event in batch])
         created.append(delivery_id)
     return created
+
+
+async def _join(
+    conn: AsyncConnection,
+    instance_id: int,
+    target: deliveries.Target,
+    url: str,
+    found: Sequence[Event],
+    batch_size: int,
+) -> tuple[int, int] | None:
+    """Add the leading events of ``found`` to the instance's open notification; its id and how
+    many joined, or None."""
+    tail = await open_deliveries.tail(conn, instance_id, kind="events")
+    if tail is None or tail.url != url:
+        return None
+    carried = [Event.of(event) for event in await events.of_delivery(conn, tail.id)]
+    if not carried or carried[0].object_type != found[0].object_type:
+        return None
+    count = 0
+    for event in found[: max(0, batch_size - len(carried))]:
+        if event.object_type != carried[0].object_type:
+            break
+        count += 1
+    if count == 0:
+        return None
+    text = body(
+        notification_id=tail.notification_id,
+        instance_id=instance_id,
+        element_key=target.element_key,
+        events=[*carried, *found[:count]],
+    )
+    await open_deliveries.rewrite(conn, tail.id, text)
+    await deliveries.link_events(conn, tail.id, [event.id for event in found[:count]])
+    return tail.id, count
 
 
 def test_body(*, notification_id: str, instance_id: int, element_key: str, now: dt.datetime) -> str:

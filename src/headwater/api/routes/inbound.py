@@ -18,7 +18,7 @@ from headwater.api import auth, deps, ids, paging
 from headwater.bootstrap import Container
 from headwater.domain import dates, inbound
 from headwater.errors import AuthenticationError, InputError, NotFoundError
-from headwater.instances import webhooks
+from headwater.instances import webhook_recording
 
 router = APIRouter(tags=["webhooks"])
 
@@ -101,7 +101,7 @@ async def _receive(
     return _answer(outcome)
 
 
-def _answer(outcome: webhooks.Outcome) -> dict[str, Any]:
+def _answer(outcome: webhook_recording.Outcome) -> dict[str, Any]:
     if outcome.status == 404:
         raise NotFoundError(outcome.message)
     if outcome.status == 401:
