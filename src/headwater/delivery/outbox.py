@@ -85,19 +85,7 @@ def body(
         "instance_id": instance_id,
         "instanceId": instance_id,
         "elementKey": element_key,
-        "events": [
-            {
-                "id": event.id,
-                "objectType": event.object_type,
-                "objectId": event.object_id,
-                "eventType": event.event_type,
-                "date": dates.iso(event.date),
-                "pollDate": dates.iso(event.poll_date),
-                "elementKey": event.element_key,
-                "hubKey": event.hub_key,
-            }
-            for event in events
-        ],
+        "events": [_event_json(event) for event in events],
         "raw": {
             "objectType": object_type,
             object_type: [event.raw for event in events],
@@ -232,25 +220,43 @@ async def _join(
     tail = await open_deliveries.tail(conn, instance_id, kind="events")
     if tail is None or tail.url != url:
         return None
-    carried = [Event.of(event) for event in await events.of_delivery(conn, tail.id)]
-    if not carried or carried[0].object_type != found[0].object_type:
-        return None
-    count = 0
-    for event in found[: max(0, batch_size - len(carried))]:
-        if event.object_type != carried[0].object_type:
-            break
-        count += 1
+    text, count = joined(tail.body, found, batch_size)
     if count == 0:
         return None
-    text = body(
-        notification_id=tail.notification_id,
-        instance_id=instance_id,
-        element_key=target.element_key,
-        events=[*carried, *found[:count]],
-    )
     await open_deliveries.rewrite(conn, tail.id, text)
     await deliveries.link_events(conn, tail.id, [event.id for event in found[:count]])
     return tail.id, count
+
+
+def joined(text: str, found: Sequence[Event], batch_size: int) -> tuple[str, int]:
+    """The notification ``text`` with the leading events of ``found`` that fit added (those of
+    its object type, up to ``batch_size`` in all), and how many; the same message otherwise."""
+    message = json.loads(text)["message"]
+    carried = message["events"]
+    object_type = message["raw"]["objectType"]
+    count = 0
+    for event in found[: max(0, batch_size - len(carried))]:
+        if event.object_type != object_type:
+            break
+        count += 1
+    if count == 0:
+        return text, 0
+    carried.extend(_event_json(event) for event in found[:count])
+    message["raw"][object_type].extend(event.raw for event in found[:count])
+    return json.dumps({"message": message}, ensure_ascii=False, separators=(",", ":")), count
+
+
+def _event_json(event: Event) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "objectType": event.object_type,
+        "objectId": event.object_id,
+        "eventType": event.event_type,
+        "date": dates.iso(event.date),
+        "pollDate": dates.iso(event.poll_date),
+        "elementKey": event.element_key,
+        "hubKey": event.hub_key,
+    }
 
 
 def test_body(*, notification_id: str, instance_id: int, element_key: str, now: dt.datetime) -> str:

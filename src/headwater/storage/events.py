@@ -182,12 +182,6 @@ async def to_send(
     return await _events(conn, query.order_by(_e.c.id))
 
 
-async def of_delivery(conn: AsyncConnection, delivery_id: int) -> list[Event]:
-    """The events a delivery carries, in id order."""
-    query = _select(_with_delivery()).where(_e.c.delivery_id == delivery_id)
-    return await _events(conn, query.order_by(_e.c.id))
-
-
 async def between(
     conn: AsyncConnection,
     instance_id: int,

@@ -25,6 +25,7 @@ class Open:
     id: int
     notification_id: str
     url: str
+    body: str
 
 
 async def tail(conn: AsyncConnection, instance_id: int, *, kind: str) -> Open | None:
@@ -34,6 +35,7 @@ async def tail(conn: AsyncConnection, instance_id: int, *, kind: str) -> Open | 
             _d.c.id,
             _d.c.notification_id,
             _d.c.url,
+            _d.c.body,
             _d.c.kind,
             _d.c.status,
             _d.c.attempt_count,
@@ -50,7 +52,7 @@ async def tail(conn: AsyncConnection, instance_id: int, *, kind: str) -> Open | 
         return None
     if row.attempt_count or row.lease_owner is not None:
         return None
-    return Open(row.id, row.notification_id, row.url)
+    return Open(row.id, row.notification_id, row.url, row.body)
 
 
 async def rewrite(conn: AsyncConnection, delivery_id: int, body: str) -> None:
