@@ -23,7 +23,7 @@ from headwater.delivery import dispatch, event_log, wakeup
 from headwater.delivery import service as delivery_service
 from headwater.elements import registry as registry_module
 from headwater.errors import ConfigurationError
-from headwater.instances import connections, webhooks
+from headwater.instances import connections, webhook_registration, webhooks
 from headwater.instances import service as instance_service
 from headwater.poller import control
 from headwater.settings import Settings
@@ -128,20 +128,21 @@ async def container(settings: Settings, *, loops: bool = True) -> AsyncIterator[
             )
             ident = node_id()
             wakes = wakeup.Wakeup()
+            reaching = connections.Connections(
+                settings=settings,
+                engine=engine,
+                http=http,
+                secrets=box,
+                registry=registry,
+                node_id=ident,
+            )
             yield Container(
                 settings=settings,
                 engine=engine,
                 http=http,
                 secrets=box,
                 registry=registry,
-                connections=connections.Connections(
-                    settings=settings,
-                    engine=engine,
-                    http=http,
-                    secrets=box,
-                    registry=registry,
-                    node_id=ident,
-                ),
+                connections=reaching,
                 instances=instance_service.InstanceService(
                     settings=settings,
                     engine=engine,
@@ -149,6 +150,9 @@ async def container(settings: Settings, *, loops: bool = True) -> AsyncIterator[
                     secrets=box,
                     registry=registry,
                     node_id=ident,
+                    webhooks=webhook_registration.WebhookRegistrar(
+                        settings=settings, secrets=box, registry=registry, connections=reaching
+                    ),
                 ),
                 events=event_log.EventService(engine=engine),
                 deliveries=delivery_service.DeliveryService(

@@ -28,6 +28,7 @@ class Settings:
     database_url: str = f"sqlite:///{DEFAULT_DATA_DIR / 'headwater.db'}"
     data_dir: Path = DEFAULT_DATA_DIR
     secret_key: str | None = None
+    public_url: str | None = None
     elements_path: tuple[Path, ...] = ()
     min_refresh_seconds: float = 60.0
     allow_private_callbacks: bool = False
@@ -94,6 +95,9 @@ _FIELDS: tuple[Variable, ...] = (
     Variable("HEADWATER_SECRET_KEY", "secret_key", TEXT,
              "encrypts stored secrets; required with PostgreSQL (the same on every process); "
              "on SQLite generated into `<data folder>/.secret-key` when absent"),
+    Variable("HEADWATER_PUBLIC_URL", "public_url", TEXT,
+             "where providers reach this server (e.g. `https://hooks.example.com`): the base "
+             "of the webhook URLs Headwater registers with providers that can (Mailchimp)"),
     Variable("HEADWATER_ELEMENTS_PATH", "elements_path", PATH_LIST,
              "folders of your own elements (each holding an `element.yaml`, or folders of "
              "them), separated by `:`"),

@@ -15,6 +15,7 @@ import base64
 import binascii
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import urllib.parse
 from collections.abc import Mapping
@@ -52,7 +53,8 @@ class Spec:
     types: Mapping[str, str]  # provider type -> CREATED | UPDATED | DELETED
     type_field: str = "type"
     object_type: str | None = None
-    id_field: str = "id"
+    id_field: str = "id"  # dotted paths joined by "|": the first present
+    id_transform: str | None = None  # md5Lowercase
     record_field: str | None = None
     date_field: str | None = None
     date_format: str | None = None
@@ -162,7 +164,11 @@ def read_changes(spec: Spec, body: Mapping[str, object], *, message_id: str) -> 
     except KeyError:
         raise BodyError(f"the webhook has no type at '{spec.type_field}'") from None
     mapped = spec.types.get(provider_type)
-    object_id = _optional(body, spec.id_field)
+    object_id = next(
+        (text for path in spec.id_field.split("|") if (text := _optional(body, path))), None
+    )
+    if object_id and spec.id_transform == "md5Lowercase":
+        object_id = hashlib.md5(object_id.lower().encode()).hexdigest()
     if mapped is None:
         return [
             Change(
@@ -180,10 +186,10 @@ def read_changes(spec: Spec, body: Mapping[str, object], *, message_id: str) -> 
     record = None
     if spec.record_field is not None:
         try:
-            found = paths.get(body, spec.record_field)
+            carried = paths.get(body, spec.record_field)
         except KeyError:
-            found = None
-        record = found if isinstance(found, Mapping) else None
+            carried = None
+        record = carried if isinstance(carried, Mapping) else None
     return [
         Change(
             provider_type=provider_type,

@@ -14,7 +14,7 @@ import aiohttp
 
 from headwater import errors
 from headwater.domain import inbound
-from headwater.elements import base, declared_hub, oauth
+from headwater.elements import base, declared_hub, declared_webhooks, oauth
 from headwater.elements import declaration as declared
 
 EVENT_TYPES = ("CREATED", "UPDATED", "DELETED")
@@ -63,6 +63,7 @@ class Element:
             type_field=found.type_field,
             object_type=found.object_type,
             id_field=found.id_field,
+            id_transform=found.id_transform,
             record_field=found.record_field,
             date_field=found.date_field,
             date_format=found.date_format,
@@ -95,6 +96,17 @@ class Element:
             hub: base.Hub = make(self, connection)
             return hub
         return declared_hub.DeclaredHub(self.declaration, connection)
+
+    def webhook_registrations(
+        self, connection: base.Connection
+    ) -> declared_webhooks.Registrations | None:
+        """Registering one instance's webhooks through the provider's API, when it can."""
+        found = self.declaration.events.webhooks
+        if found is None or found.registration is None:
+            return None
+        return declared_webhooks.Registrations(
+            self.declaration, found.registration, connection, self.hub(connection)
+        )
 
     def authorize_url(self, *, client_id: str, redirect_uri: str, state: str | None = None) -> str:
         """The provider's OAuth 2.0 authorize URL the user's browser is sent to."""
