@@ -82,9 +82,14 @@ async def receive_for(
 
 
 @router.get("/events/{element_key}")
-@router.get("/events/{element_key}/{instance_path}")
 async def check(element_key: ElementKey) -> dict[str, Any]:
     """200: the URL is live (providers such as Mailchimp check it before registering it)."""
+    return {"elementKey": element_key, "date": dates.iso(dt.datetime.now(dt.UTC))}
+
+
+@router.get("/events/{element_key}/{instance_path}")
+async def check_for(element_key: ElementKey, instance_path: PathId) -> dict[str, Any]:
+    """200: the instance's webhook URL is live (checked by providers before they register it)."""
     return {"elementKey": element_key, "date": dates.iso(dt.datetime.now(dt.UTC))}
 
 
