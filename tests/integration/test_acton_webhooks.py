@@ -230,3 +230,30 @@ async def test_webhooks_waiting_behind_a_retry_share_one_notification(
         ("l-0001:3", "UPDATED"),
         ("l-0001:4", "UPDATED"),
     ]
+
+
+async def test_the_instance_finder_routes_a_webhook_without_an_id(
+    api: RunningApi, receiver: Receiver
+) -> None:
+    api.sandbox.state.clock.reset()
+    auth = await api.create_user()
+    key = signing.generate_key()
+    overrides = {
+        "event.vendor.type": "webhooks",
+        "event.vendor.signature.key": key,
+        "event.notification.callback.url": receiver.url,
+        "event.notification.instance.finder": "account.site|data.site",
+        "account.site": "site-7",
+        "event.poller.configuration": None,
+        "event.poller.refresh_interval": None,
+    }
+    iid = (await api.create_instance(overrides, auth=auth))["id"]
+    payload = {
+        "type": "contact.added",
+        "data": {"site": "site-7", "contact": {"_contact_id_": "l-0001:9"}},
+    }
+    status, answer = await _post(api, "events/acton", json.dumps(payload).encode(), key)
+    assert status == 200 and answer["instanceId"] == iid
+    payload["data"]["site"] = "site-8"  # type: ignore[index]
+    status, answer = await _post(api, "events/acton", json.dumps(payload).encode(), key)
+    assert status == 404 and "no finder matched" in answer["message"]
