@@ -141,26 +141,29 @@ class WebhookService:
         received: inbound.Received,
         body: Mapping[str, object],
     ) -> tuple[instances.Instance | None, str]:
-        """The instance the webhook is for, and what was tried (for the unrouted message)."""
+        """The instance the webhook is for, found by the ``Element-Instances`` header, else by
+        the id in the path, else by an instance's finder; or what was tried (for the message)."""
         header = received.header(ROUTING_HEADER)
-        candidates: list[int] = []
-        tried = ""
+        tried: list[str] = []
+        ways: list[tuple[str, list[int]]] = []
         if header:
-            candidates, tried = inbound.header_instances(header), f"Element-Instances {header!r}"
-        elif path_id is not None:
+            ways.append((f"Element-Instances {header!r}", inbound.header_instances(header)))
+        if path_id is not None:
             found = inbound.path_instance(path_id)
-            candidates = [found] if found is not None else []
-            tried = f"path id {path_id!r}"
-        for candidate in candidates:
-            instance = await instances.get(conn, candidate, organization_id=None)
-            if instance is not None and instance.element_key == element_key:
-                return instance, ""
-        if tried:
-            return None, f"{tried} names none of its instances"
+            ways.append((f"path id {path_id!r}", [found] if found is not None else []))
+        for way, candidates in ways:
+            for candidate in candidates:
+                instance = await instances.get(conn, candidate, organization_id=None)
+                if instance is not None and instance.element_key == element_key:
+                    return instance, ""
+            tried.append(f"{way} names none of its instances")
         for instance in await instances.of_element(conn, element_key):
             finder = instance.configuration.get(FINDER_KEY)
             if isinstance(finder, str) and inbound.finder_matches(
                 finder, instance.configuration, body
             ):
                 return instance, ""
-        return None, "no Element-Instances header, no instance id in the path, no finder matched"
+        tried.append("no instance finder matched")
+        if not ways:
+            tried.insert(0, "no Element-Instances header nor instance id in the path")
+        return None, "; ".join(tried)
