@@ -256,4 +256,4 @@ async def test_the_instance_finder_routes_a_webhook_without_an_id(
     assert status == 200 and answer["instanceId"] == iid
     payload["data"]["site"] = "site-8"  # type: ignore[index]
     status, answer = await _post(api, "events/acton", json.dumps(payload).encode(), key)
-    assert status == 404 and "no finder matched" in answer["message"]
+    assert status == 404 and "no instance finder matched" in answer["message"]
