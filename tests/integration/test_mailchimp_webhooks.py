@@ -197,3 +197,46 @@ async def test_the_safety_net_catches_a_dropped_webhook_once(
     await _poll(api, auth, iid)
     stored = (await api.call("GET", f"instances/{iid}/events", auth=auth)).json
     assert sorted((e["objectId"], e["eventType"]) for e in stored) == sorted(_events(arrivals))
+
+
+@pytest.mark.parametrize("public_url", [None, "http://127.0.0.1:9"])
+async def test_an_instance_whose_webhooks_cannot_be_registered_is_not_created(
+    db_url: str,
+    acton_sandbox: ActonSandbox,
+    mailchimp_sandbox: MailchimpSandbox,
+    receiver: Receiver,
+    tmp_path: Path,
+    public_url: str | None,
+) -> None:
+    settings = api_settings(
+        db_url,
+        acton_sandbox,
+        tmp_path / "data",
+        public_url=public_url,
+        element_settings={"HEADWATER_MAILCHIMP_LOGIN_URL": mailchimp_sandbox.url},
+    )
+    async with running_api(settings, acton_sandbox) as api:
+        auth = await api.create_user()
+        code = await asyncio.to_thread(mailchimp_sandbox.authorize_code, CALLBACK_URL)
+        body = {
+            "element": {"key": "mailchimp"},
+            "providerData": {"code": code},
+            "name": "newsletter",
+            "configuration": {
+                "oauth.api.key": mailchimp_sandbox.client_id,
+                "oauth.api.secret": mailchimp_sandbox.client_secret,
+                "oauth.callback.url": CALLBACK_URL,
+                "event.notification.enabled": True,
+                "event.vendor.type": "webhooks",
+                "event.notification.callback.url": receiver.url,
+            },
+        }
+        refused = await api.call("POST", "instances", auth=auth, json=body)
+        listed = (await api.call("GET", "instances", auth=auth)).json
+    if public_url is None:
+        assert refused.status == 400, refused.text
+        assert "HEADWATER_PUBLIC_URL" in refused.json["errors"][0]["problem"]
+    else:  # the sandbox checks the URL with a GET first, as Mailchimp does
+        assert refused.status == 422, refused.text
+        assert "could not be validated" in refused.json["providerMessage"]
+    assert listed == [] and _hooks(mailchimp_sandbox) == []

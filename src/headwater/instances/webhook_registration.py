@@ -54,11 +54,11 @@ class WebhookRegistrar:
         registered, and give one verified by a secret in its URL that secret."""
         if not self.registers(element_key):
             return
+        wants = instance_config.InstanceConfig.read(canonical).receives_webhooks
         spec = self.registry.get(element_key).webhooks
         secret_in_url = spec is not None and spec.verification == "urlSecret"
-        if secret_in_url and not canonical.get(VENDOR_KEY):
+        if wants and secret_in_url and not canonical.get(VENDOR_KEY):
             canonical[VENDOR_KEY] = signing.generate_key()
-        wants = instance_config.InstanceConfig.read(canonical).receives_webhooks
         if wants and not self.settings.public_url:
             raise InputError(
                 problems=[
