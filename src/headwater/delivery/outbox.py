@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from headwater.domain import dates, instance_config
-from headwater.storage import deliveries, events, open_deliveries
+from headwater.storage import deliveries, events
 
 POLLING_BATCH = 10
 WEBHOOK_BATCH = 20
@@ -85,7 +85,7 @@ def body(
         "instance_id": instance_id,
         "instanceId": instance_id,
         "elementKey": element_key,
-        "events": [_event_json(event) for event in events],
+        "events": [event_json(event) for event in events],
         "raw": {
             "objectType": object_type,
             object_type: [event.raw for event in events],
@@ -132,30 +132,15 @@ async def enqueue_events(
     found: Sequence[Event],
     now: dt.datetime,
     batch_size: int = POLLING_BATCH,
-    join: bool = False,
-    target: deliveries.Target | None = None,
 ) -> list[int]:
-    """:func:`enqueue` for events the caller just inserted (none carried by a delivery yet).
-
-    ``join``: the first events join the instance's newest notification while no attempt has
-    taken it and it has room (:mod:`headwater.storage.open_deliveries`), the rest go in new ones.
-    ``target``: the instance's settings as the caller read them in this transaction.
-    """
-    if target is None:
-        target = await deliveries.target(conn, instance_id)
+    """:func:`enqueue` for events the caller just inserted (none carried by a delivery yet)."""
+    target = await deliveries.target(conn, instance_id)
     if target is None or not found:
         return []
     url = callback_url(target.configuration)
     if url is None:
         return []
-    joined: list[int] = []
-    if join and target.subscription_active:
-        taken = await _join(conn, instance_id, target, url, found, batch_size)
-        if taken:
-            joined, found = [taken[0]], found[taken[1] :]
-    if not found:
-        return joined
-    return joined + await write(
+    return await write(
         conn,
         instance_id=instance_id,
         target=target,
@@ -207,46 +192,8 @@ async def write(
     return created
 
 
-async def _join(
-    conn: AsyncConnection,
-    instance_id: int,
-    target: deliveries.Target,
-    url: str,
-    found: Sequence[Event],
-    batch_size: int,
-) -> tuple[int, int] | None:
-    """Add the leading events of ``found`` to the instance's open notification; its id and how
-    many joined, or None."""
-    tail = await open_deliveries.tail(conn, instance_id, kind="events")
-    if tail is None or tail.url != url:
-        return None
-    text, count = joined(tail.body, found, batch_size)
-    if count == 0:
-        return None
-    await open_deliveries.rewrite(conn, tail.id, text)
-    await deliveries.link_events(conn, tail.id, [event.id for event in found[:count]])
-    return tail.id, count
-
-
-def joined(text: str, found: Sequence[Event], batch_size: int) -> tuple[str, int]:
-    """The notification ``text`` with the leading events of ``found`` that fit added (those of
-    its object type, up to ``batch_size`` in all), and how many; the same message otherwise."""
-    message = json.loads(text)["message"]
-    carried = message["events"]
-    object_type = message["raw"]["objectType"]
-    count = 0
-    for event in found[: max(0, batch_size - len(carried))]:
-        if event.object_type != object_type:
-            break
-        count += 1
-    if count == 0:
-        return text, 0
-    carried.extend(_event_json(event) for event in found[:count])
-    message["raw"][object_type].extend(event.raw for event in found[:count])
-    return json.dumps({"message": message}, ensure_ascii=False, separators=(",", ":")), count
-
-
-def _event_json(event: Event) -> dict[str, Any]:
+def event_json(event: Event) -> dict[str, Any]:
+    """One item of a notification's ``events``."""
     return {
         "id": event.id,
         "objectType": event.object_type,

@@ -16,9 +16,9 @@ from collections.abc import Mapping
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from headwater.delivery import outbox
+from headwater.delivery import joining, outbox
 from headwater.domain import changes, config, dates, detect, inbound, recording, records
-from headwater.storage import events, instances, pollers, versions
+from headwater.storage import deliveries, events, instances, pollers, versions
 from headwater.storage import inbound as stored
 
 _NOT_KEPT = frozenset({"authorization", "cookie", "proxy-authorization"})
@@ -79,9 +79,15 @@ async def record(
         if object_type in rows:
             await versions.remember(conn, rows[object_type].id, remembered)
     if event_ids:
-        await outbox.enqueue_events(
+        await joining.enqueue(
             conn,
             instance_id=instance.id,
+            # the instance as read in this transaction: its settings need no second read
+            target=deliveries.Target(
+                element_key=instance.element_key,
+                configuration=dict(instance.configuration),
+                subscription_active=instance.subscription_active,
+            ),
             found=[
                 outbox.Event(
                     id=event_id,
@@ -97,8 +103,6 @@ async def record(
                 for event_id, e in zip(event_ids, plan.events, strict=True)
             ],
             now=keep.now,
-            batch_size=outbox.WEBHOOK_BATCH,
-            join=True,
         )
         await stored.notify(conn)
     await keep.insert(conn, stored.ACCEPTED, None, instance.id, message_id, len(event_ids))

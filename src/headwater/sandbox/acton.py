@@ -197,7 +197,6 @@ def build_app(state: SandboxState) -> web.Application:
     app.add_routes(acton_oauth.routes(state.tokens))
     app.add_routes(acton_api.routes(state.store, state.hooks))
     app.add_routes(acton_admin.routes(state))
-    app.add_routes(acton_webhooks.routes(state.webhooks))
     app.cleanup_ctx.append(state.webhooks.running)
     return app
 

@@ -29,7 +29,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import aiohttp
@@ -222,61 +222,3 @@ class Webhooks:
             status = f"{type(exc).__name__}: {exc}"
         message.attempts.append(status)
         return isinstance(status, int) and 200 <= status < 300
-
-
-def routes(hooks: Webhooks) -> list[web.RouteDef]:
-    """The ``/_admin/webhooks`` routes (the stand-in for Act-On's webhook settings screen)."""
-
-    async def body_of(request: web.Request) -> Mapping[str, Any]:
-        try:
-            found = await request.json()
-        except ValueError:
-            raise ValueError("the body must be JSON") from None
-        if not isinstance(found, dict):
-            raise ValueError("the body must be a JSON object")
-        return found
-
-    async def guarded(request: web.Request, work: Any) -> web.Response:
-        try:
-            answer: web.Response = await work(request)
-            return answer
-        except ValueError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-
-    async def add(request: web.Request) -> web.Response:
-        body = await body_of(request)
-        url, secret, events = body.get("url"), body.get("secret"), body.get("events")
-        if not isinstance(url, str):
-            raise ValueError("url is required")
-        if secret is not None and not isinstance(secret, str):
-            raise ValueError("secret must be a string")
-        if events is not None and not isinstance(events, list):
-            raise ValueError("events must be a list")
-        return web.json_response(hooks.add(url, secret, events).describe(), status=201)
-
-    async def drop(request: web.Request) -> web.Response:
-        count = (await body_of(request)).get("count")
-        if not isinstance(count, int) or isinstance(count, bool) or count < -1:
-            raise ValueError("count must be an integer, -1 for all")
-        return web.json_response(hooks.set_drop(request.match_info["id"], count).describe())
-
-    async def listing(request: web.Request) -> web.Response:
-        return web.json_response(hooks.describe())
-
-    async def remove(request: web.Request) -> web.Response:
-        if not hooks.remove(request.match_info["id"]):
-            raise ValueError(f"no endpoint {request.match_info['id']!r}")
-        return web.json_response({"id": request.match_info["id"]})
-
-    def wrap(work: Any) -> Any:
-        async def handler(request: web.Request) -> web.Response:
-            return await guarded(request, work)
-
-        return handler
-
-    return [
-        web.get("/_admin/webhooks", wrap(listing)),
-        web.post("/_admin/webhooks", wrap(add)),
-        web.put("/_admin/webhooks/{id}/drop", wrap(drop)),
-        web.delete("/_admin/webhooks/{id}", wrap(remove)),
-    ]
