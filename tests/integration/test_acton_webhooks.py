@@ -257,3 +257,18 @@ async def test_the_instance_finder_routes_a_webhook_without_an_id(
     payload["data"]["site"] = "site-8"  # type: ignore[index]
     status, answer = await _post(api, "events/acton", json.dumps(payload).encode(), key)
     assert status == 404 and "no instance finder matched" in answer["message"]
+
+
+async def test_one_message_delivered_several_times_at_once_stores_one_event(
+    api: RunningApi, receiver: Receiver
+) -> None:
+    auth, iid, key = await _webhooks_instance(api, receiver)
+    path = f"events/acton/{inbound.encode_instance(iid)}"
+    body, message_id = _contact_body("l-0001:1"), "msg_" + uuid.uuid4().hex
+    answers = await asyncio.gather(
+        *(_post(api, path, body, key, message_id=message_id) for _ in range(5))
+    )
+    assert [status for status, _ in answers] == [200] * 5
+    assert sorted(answer["duplicate"] for _, answer in answers) == [False] + [True] * 4
+    stored = (await api.call("GET", f"instances/{iid}/events", auth=auth)).json
+    assert len(stored) == 1

@@ -52,6 +52,9 @@ async def record(
     rows = (
         {p.resource: p for p in await pollers.for_instance(conn, instance.id)} if resources else {}
     )
+    # the pollers of these records record nothing meanwhile (a safety-net poll that read the
+    # same change either committed first, and its version is seen below, or waits for ours)
+    await pollers.lock(conn, [rows[t].id for t in {c.object_type for c in heard} if t in rows])
     known: dict[str, dict[str, changes.Known]] = {}
     for object_type in {c.object_type for c in heard}:
         if object_type in rows:

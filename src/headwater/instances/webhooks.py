@@ -91,9 +91,12 @@ class WebhookService:
     ) -> recorded.Outcome:
         """One unit of work: route, verify, record (or keep the webhook with why not)."""
         instance, tried = await self._route(conn, element.key, path_id, keep.received, body)
-        # SQLite's writer lock is held already; PostgreSQL keeps the instance from being deleted
+        # SQLite's writer lock is held already. On PostgreSQL the instance's webhooks are
+        # recorded one at a time (FOR NO KEY UPDATE): a message delivered twice at once is
+        # seen as a replay by the second; polls (KEY SHARE) are not held up.
         locked = instance is not None and (
-            conn.dialect.name == "sqlite" or bool(await instances.lock(conn, instance.id))
+            conn.dialect.name == "sqlite"
+            or bool(await instances.lock(conn, instance.id, change=True))
         )
         if instance is None or not locked:
             problem = f"no {element.name} instance matches ({tried})"
