@@ -183,17 +183,20 @@ def _free_socket() -> socket.socket:
 
 @contextlib.asynccontextmanager
 async def running_api(
-    settings: Settings, sandbox: ActonSandbox, *, loops: bool = False
+    settings: Settings, sandbox: ActonSandbox, *, loops: bool = False, own_public_url: bool = False
 ) -> AsyncIterator[RunningApi]:
-    """Build a container for ``settings`` and serve its app until the block ends."""
+    """Build a container for ``settings`` and serve its app until the block ends;
+    ``own_public_url``: ``HEADWATER_PUBLIC_URL`` is the server's own address."""
+    sock = _free_socket()
+    port = sock.getsockname()[1]
+    if own_public_url:
+        settings = dataclasses.replace(settings, public_url=f"http://127.0.0.1:{port}")
     async with bootstrap.container(settings, loops=loops) as container:
         app = app_module.create_app(container)
         config = uvicorn.Config(
             app, log_level="warning", lifespan="off", ws="none", access_log=False
         )
         server = _QuietServer(config)
-        sock = _free_socket()
-        port = sock.getsockname()[1]
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         stop = asyncio.Event()
         background = asyncio.create_task(bootstrap.run_loops(container, stop)) if loops else None

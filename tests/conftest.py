@@ -10,7 +10,12 @@ import pytest
 
 from tests import databases
 
-pytest_plugins = ["tests.sandbox_fixtures", "tests.api_fixtures", "tests.mailchimp_fixtures"]
+pytest_plugins = [
+    "tests.sandbox_fixtures",
+    "tests.api_fixtures",
+    "tests.mailchimp_fixtures",
+    "tests.trace_support",
+]
 
 _pg_state: dict[str, bool] = {}
 

@@ -19,11 +19,17 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from headwater import __version__
-from headwater.delivery import alerts, dispatch, event_log, operations
+from headwater.delivery import alerts, dispatch, event_log, operations, wakeup
 from headwater.delivery import service as delivery_service
 from headwater.elements import registry as registry_module
 from headwater.errors import ConfigurationError
-from headwater.instances import connections, rotation, signature_keys
+from headwater.instances import (
+    connections,
+    rotation,
+    signature_keys,
+    webhook_registration,
+    webhooks,
+)
 from headwater.instances import service as instance_service
 from headwater.poller import control
 from headwater.settings import Settings
@@ -57,6 +63,8 @@ class Container:
     signature_keys: signature_keys.SignatureKeys
     alerts: alerts.AlertWatch
     rotation: rotation.Rotation
+    webhooks: webhooks.WebhookService
+    wakeup: wakeup.Wakeup
     node_id: str
     loops: list[Loop] = dataclasses.field(default_factory=list)
 
@@ -129,20 +137,22 @@ async def container(settings: Settings, *, loops: bool = True) -> AsyncIterator[
                 settings.element_settings, extra_paths=settings.elements_path
             )
             ident = node_id()
+            wakes = wakeup.Wakeup()
+            reaching = connections.Connections(
+                settings=settings,
+                engine=engine,
+                http=http,
+                secrets=box,
+                registry=registry,
+                node_id=ident,
+            )
             yield Container(
                 settings=settings,
                 engine=engine,
                 http=http,
                 secrets=box,
                 registry=registry,
-                connections=connections.Connections(
-                    settings=settings,
-                    engine=engine,
-                    http=http,
-                    secrets=box,
-                    registry=registry,
-                    node_id=ident,
-                ),
+                connections=reaching,
                 instances=instance_service.InstanceService(
                     settings=settings,
                     engine=engine,
@@ -150,6 +160,9 @@ async def container(settings: Settings, *, loops: bool = True) -> AsyncIterator[
                     secrets=box,
                     registry=registry,
                     node_id=ident,
+                    webhooks=webhook_registration.WebhookRegistrar(
+                        settings=settings, secrets=box, registry=registry, connections=reaching
+                    ),
                 ),
                 events=event_log.EventService(engine=engine),
                 deliveries=delivery_service.DeliveryService(
@@ -169,6 +182,10 @@ async def container(settings: Settings, *, loops: bool = True) -> AsyncIterator[
                 rotation=rotation.Rotation(
                     engine=engine, overlap_seconds=settings.credential_overlap_seconds
                 ),
+                webhooks=webhooks.WebhookService(
+                    engine=engine, secrets=box, registry=registry, wakeup=wakes
+                ),
+                wakeup=wakes,
                 node_id=ident,
                 loops=background_loops() if loops else [],
             )

@@ -29,6 +29,7 @@ class Settings:
     data_dir: Path = DEFAULT_DATA_DIR
     secret_key: str | None = None
     previous_secret_key: str | None = None
+    public_url: str | None = None
     elements_path: tuple[Path, ...] = ()
     min_refresh_seconds: float = 60.0
     allow_private_callbacks: bool = False
@@ -103,6 +104,9 @@ _FIELDS: tuple[Variable, ...] = (
              "the secret key being replaced: still accepted for reading while "
              "`headwater secret-key rotate` seals every stored secret under "
              "`HEADWATER_SECRET_KEY` (see docs/deploy.md)"),
+    Variable("HEADWATER_PUBLIC_URL", "public_url", TEXT,
+             "where providers reach this server (e.g. `https://hooks.example.com`): the base "
+             "of the webhook URLs Headwater registers with providers that can (Mailchimp)"),
     Variable("HEADWATER_ELEMENTS_PATH", "elements_path", PATH_LIST,
              "folders of your own elements (each holding an `element.yaml`, or folders of "
              "them), separated by `:`"),

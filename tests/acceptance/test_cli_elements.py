@@ -39,8 +39,8 @@ def test_list_shows_the_shipped_elements_and_those_in_the_path(tmp_path: Path) -
     assert alone.returncode == 0, alone.stderr
     assert [line.split() for line in alone.stdout.splitlines()] == [
         ["KEY", "NAME", "HUB", "EVENTS"],
-        ["acton", "Act-On", "marketing", "polling"],
-        ["mailchimp", "Mailchimp", "marketing", "polling"],
+        ["acton", "Act-On", "marketing", "polling,webhooks"],
+        ["mailchimp", "Mailchimp", "marketing", "polling,webhooks"],
     ]
     more = _run("list", tmp_path=tmp_path, HEADWATER_ELEMENTS_PATH=str(ELEMENTS))
     assert more.returncode == 0, more.stderr

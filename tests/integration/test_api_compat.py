@@ -221,11 +221,11 @@ async def test_element_metadata_and_the_element_of_an_instance(api: RunningApi) 
     assert metadata.status == 200, metadata.text
     body = metadata.json
     assert (body["key"], body["name"]) == ("acton", "Act-On")
-    assert body["events"] == {"supported": True, "methods": ["polling"]}
+    assert body["events"] == {"supported": True, "methods": ["polling", "webhook"]}
     resources = {r["canonicalName"]: r["events"] for r in body["resources"]}
     assert resources["contacts"] == {
         "supported": True,
-        "methods": ["polling"],
+        "methods": ["polling", "webhook"],
         "eventTypes": ["CREATED", "UPDATED", "DELETED"],
     }
     assert resources["lists"]["supported"] is False

@@ -19,7 +19,7 @@ async def test_catalog(api: RunningApi) -> None:
     assert [e["key"] for e in listed.json] == ["acton", "mailchimp"]
     acton = (await api.call("GET", "elements/acton", auth=auth)).json
     assert acton["hubs"] == ["marketing"]
-    assert acton["events"]["methods"] == ["polling"]
+    assert acton["events"]["methods"] == ["polling", "webhooks"]
     contacts = acton["events"]["defaultPollerConfiguration"]["contacts"]
     assert contacts["datesConfiguration"]["updatedDateFormat"] == "milliseconds"
     assert (await api.call("GET", "elements/nope", auth=auth)).status == 404

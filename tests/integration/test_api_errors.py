@@ -118,7 +118,7 @@ _BAD_DATES = {"updatedDateField": "d", "updatedDateFormat": "bogus"}
             _RESOURCE + "datesConfiguration.updatedDateFormat",
         ),
         ({"event.unknown.key": "x"}, _CONFIG + "event.unknown.key"),
-        ({"event.vendor.type": "webhooks"}, _CONFIG + "event.vendor.type"),
+        ({"event.vendor.type": "push"}, _CONFIG + "event.vendor.type"),
         ({"oauth.api.key": None}, _CONFIG + "oauth.api.key"),
     ],
 )
@@ -136,7 +136,7 @@ async def test_every_problem_is_listed_at_once(api: RunningApi) -> None:
         {
             "event.poller.refresh_interval": "abc",
             "event.unknown": 1,
-            "event.vendor.type": "webhooks",
+            "event.vendor.type": "push",
         },
         expect=400,
     )

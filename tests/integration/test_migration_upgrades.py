@@ -107,6 +107,11 @@ _ROWS: list[tuple[str, Callable[[Ids], dict[str, Any]]]] = [
         "raw": RAW,
     }),
     ("rate_limits", lambda ids: {"instance_id": ids["instances"], "next_ms": MS0}),
+    ("inbound_webhooks", lambda ids: {
+        "received_at": T0, "element_key": "acton", "instance_id": ids["instances"],
+        "message_id": "msg_1", "outcome": "accepted", "problem": None, "event_count": 1,
+        "content_type": "application/json", "headers": {"svix-id": "msg_1"}, "body": b"{}",
+    }),
 ]  # fmt: skip
 
 

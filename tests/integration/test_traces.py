@@ -4,43 +4,16 @@ extra, nothing is traced and nothing of OpenTelemetry is imported."""
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 
 import pytest
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from headwater import tracing
 from tests.api_fixtures import RunningApi
 from tests.sandbox_fixtures import Receiver
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.install(provider)
-    try:
-        yield exporter
-    finally:
-        tracing.install(None)
-        provider.shutdown()
-
-
-async def _wait_for(exporter: InMemorySpanExporter, name: str, count: int) -> list[ReadableSpan]:
-    deadline = time.monotonic() + 15
-    while True:
-        found = [s for s in exporter.get_finished_spans() if s.name == name]
-        if len(found) >= count:
-            return found
-        assert time.monotonic() < deadline, [s.name for s in exporter.get_finished_spans()]
-        await asyncio.sleep(0.02)
+from tests.trace_support import wait_for_spans
 
 
 @pytest.mark.api(loops=True, tick_seconds=0.05, retry_schedule=(0.1, 0.2))
@@ -56,12 +29,12 @@ async def test_a_change_is_one_trace_from_its_poll_to_each_attempt(
         },
         auth=auth,
     )
-    await _wait_for(spans, "headwater.poll", 1)  # the first poll starts the cursor
+    await wait_for_spans(spans, "headwater.poll", 1)  # the first poll starts the cursor
     api.sandbox.admin("PATCH", "/contacts/l-0001:1", {"values": {"Job Title": "CTO"}})
     reply = await api.call("POST", f"instances/{created['id']}/pollers/contacts/run", auth=auth)
     assert reply.status == 202, reply.text
     await receiver.wait_for(lambda a: len(a) >= 2)  # refused once (500), then delivered
-    attempts = await _wait_for(spans, "headwater.delivery.attempt", 2)
+    attempts = await wait_for_spans(spans, "headwater.delivery.attempt", 2)
     polls = {s.context.span_id: s for s in spans.get_finished_spans() if s.name == "headwater.poll"}
     assert [a.attributes["headwater.attempt"] for a in attempts] == [1, 2]
     assert [a.attributes["headwater.outcome"] for a in attempts] == ["retry", "delivered"]

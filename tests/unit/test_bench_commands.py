@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
-COMMANDS = ["poll_throughput", "delivery_throughput", "latency", "scale", "poll_lag"]
+COMMANDS = [
+    "poll_throughput",
+    "delivery_throughput",
+    "latency",
+    "scale",
+    "poll_lag",
+    "webhook_latency",
+]
 
 
 @pytest.mark.parametrize("name", COMMANDS)

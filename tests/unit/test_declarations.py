@@ -129,7 +129,9 @@ def test_webhooks_are_declared_as_data() -> None:
     assert webhooks.verification.type == "urlSecret"
     assert webhooks.types["subscribe"] == "CREATED" and webhooks.types["cleaned"] == "UPDATED"
     assert webhooks.registration.create == declaration.Call("POST", "/lists/{listId}/webhooks")
-    assert (webhooks.id_field, webhooks.object_type) == ("data.id", "contacts")
+    assert (webhooks.id_field, webhooks.object_type) == ("data.new_email|data.email", "contacts")
+    assert webhooks.id_transform == "md5Lowercase"
+    assert webhooks.registration.list == declaration.Call("GET", "/lists/{listId}/webhooks")
 
 
 def test_the_loader_builds_frozen_values(tmp_path: Path) -> None:
@@ -174,8 +176,8 @@ def test_the_catalog_views(tmp_path: Path) -> None:
     found = registry.build({}, extra_paths=[NOTES])
     lines = catalog.table(found).splitlines()
     assert lines[0].split() == ["KEY", "NAME", "HUB", "EVENTS"]
-    assert lines[1].split() == ["acton", "Act-On", "marketing", "polling"]
-    assert lines[2].split() == ["mailchimp", "Mailchimp", "marketing", "polling"]
+    assert lines[1].split() == ["acton", "Act-On", "marketing", "polling,webhooks"]
+    assert lines[2].split() == ["mailchimp", "Mailchimp", "marketing", "polling,webhooks"]
     assert lines[3].split() == ["notes", "Notes", "crm", "polling"]
     shown = catalog.show(found, "notes")
     assert yaml.safe_load(shown) == yaml.safe_load((NOTES / "element.yaml").read_text())

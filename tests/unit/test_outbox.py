@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from headwater.delivery import dispatch, outbox
+from headwater.delivery import dispatch, joining, outbox
 
 T0 = dt.datetime(2026, 11, 29, 10, 15, 0, 123456, tzinfo=dt.UTC)
 
@@ -114,3 +114,17 @@ def test_a_test_notification_has_the_usual_shape() -> None:
     assert message["test"] is True
     assert message["raw"]["objectType"] == "test" and len(message["raw"]["test"]) == 1
     assert message["events"][0]["objectType"] == "test"
+
+
+def test_events_joining_a_waiting_notification_read_as_if_it_had_been_built_with_them() -> None:
+    def text(events: list[outbox.Event]) -> str:
+        return outbox.body(
+            notification_id="msg_j", instance_id=4, element_key="acton", events=events
+        )
+
+    joined, count = joining.joined(text([_event(1)]), [_event(2), _event(3)], batch_size=20)
+    assert count == 2 and joined == text([_event(1), _event(2), _event(3)])
+    full, count = joining.joined(text([_event(1)]), [_event(2), _event(3)], batch_size=2)
+    assert count == 1 and full == text([_event(1), _event(2)])
+    other, count = joining.joined(text([_event(1)]), [_event(2, "lists"), _event(3)], 20)
+    assert count == 0 and other == text([_event(1)])

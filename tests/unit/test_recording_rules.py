@@ -77,3 +77,25 @@ def test_a_refused_first_listing_still_learns_its_ids() -> None:
     }
     assert recording.after_refused_listing(listing, known, first=False).remember == {}
     assert recording.after_refused_listing(listing, known, first=True).events == ()
+
+
+def test_a_webhook_announces_what_no_poll_did_and_the_poll_then_stays_quiet() -> None:
+    def heard(object_id: str, version: changes.Known | None) -> recording.Heard:
+        return recording.Heard("contacts", object_id, "UPDATED", None, {"id": object_id}, version)
+
+    polled = changes.Known(2_000, "c" * 64)
+    known = {"contacts": {"a": polled}}
+    plan = recording.after_webhook(
+        [
+            heard("a", changes.Known(2_000, "c" * 64)),  # the version a poll announced
+            heard("a", changes.Known(1_000, "d" * 64)),  # older than it
+            heard("b", changes.Known(3_000, detect.HEARD)),  # new, by its date only
+            heard("c", None),  # nothing to compare: announced, not remembered
+        ],
+        known,
+    )
+    assert [e.object_id for e in plan.events] == ["b", "c"]
+    assert plan.remember == {"contacts": {"b": changes.Known(3_000, detect.HEARD)}}
+    by_date = changes.Version(3_000, detect.HEARD)
+    assert detect.covers(by_date, changes.Version(3_000, "e" * 64))
+    assert not detect.covers(by_date, changes.Version(3_001, "e" * 64))

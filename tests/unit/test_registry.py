@@ -14,7 +14,7 @@ def test_acton_metadata() -> None:
     catalog = registry.build({"HEADWATER_ACTON_BASE_URL": "https://acton.example/"})
     acton = catalog.get("acton")
     described = acton.describe()
-    assert described["events"]["methods"] == ["polling"]
+    assert described["events"]["methods"] == ["polling", "webhooks"]
     contacts = described["events"]["defaultPollerConfiguration"]["contacts"]
     assert contacts["idField"] == "_contact_id_"
     assert "modafter='${epoch}'" in contacts["url"]

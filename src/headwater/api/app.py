@@ -38,12 +38,14 @@ def routers() -> list[APIRouter]:
         elements,
         events,
         hub,
+        inbound,
         instances,
         operations,
         pollers,
     )
 
     return [
+        inbound.router,
         elements.router,
         operations.router,
         instances.router,

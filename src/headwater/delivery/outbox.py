@@ -1,8 +1,9 @@
 """The outbox: notifications for new events, written in the transaction that stores the events.
 
-A notification carries up to ten events (polling) of one object type, in the order they were
-found, in the JSON of DESIGN.md §4. Its body is built once and stored; every attempt sends those
-exact bytes, and its ``message.eventId`` (``msg_<32 hex>``) stays the same across retries.
+A notification carries up to ten events (polling) or twenty (webhooks) of one object type, in the
+order they were found, in the JSON of DESIGN.md §4. Its body is built once and stored; every
+attempt sends those exact bytes, and its ``message.eventId`` (``msg_<32 hex>``) stays the same
+across retries.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from headwater.domain import dates, instance_config
 from headwater.storage import deliveries, events
 
 POLLING_BATCH = 10
+WEBHOOK_BATCH = 20
 ENABLED_KEY = instance_config.ENABLED_KEY
 CALLBACK_KEY = instance_config.CALLBACK_KEY
 SCHEDULE_KEY = instance_config.SCHEDULE_KEY
@@ -83,19 +85,7 @@ def body(
         "instance_id": instance_id,
         "instanceId": instance_id,
         "elementKey": element_key,
-        "events": [
-            {
-                "id": event.id,
-                "objectType": event.object_type,
-                "objectId": event.object_id,
-                "eventType": event.event_type,
-                "date": dates.iso(event.date),
-                "pollDate": dates.iso(event.poll_date),
-                "elementKey": event.element_key,
-                "hubKey": event.hub_key,
-            }
-            for event in events
-        ],
+        "events": [event_json(event) for event in events],
         "raw": {
             "objectType": object_type,
             object_type: [event.raw for event in events],
@@ -117,6 +107,7 @@ async def enqueue(
     event_ids: list[int],
     now: dt.datetime,
     trace: str | None = None,
+    batch_size: int = POLLING_BATCH,
 ) -> list[int]:
     """Write the notifications for ``event_ids`` (new events of the instance) in ``conn``'s
     transaction; returns the new delivery ids, in order.
@@ -125,23 +116,44 @@ async def enqueue(
     written when the instance has notifications disabled or no callback URL. While the instance's
     subscription is inactive (retries ran out), the deliveries are ``queued`` until released.
     """
+    unsent = await events.to_send(conn, instance_id, event_ids, unsent_only=True)
+    return await enqueue_events(
+        conn,
+        instance_id=instance_id,
+        found=[Event.of(event) for event in unsent],
+        now=now,
+        trace=trace,
+        batch_size=batch_size,
+    )
+
+
+async def enqueue_events(
+    conn: AsyncConnection,
+    *,
+    instance_id: int,
+    found: Sequence[Event],
+    now: dt.datetime,
+    trace: str | None = None,
+    batch_size: int = POLLING_BATCH,
+) -> list[int]:
+    """:func:`enqueue` for events the caller just inserted (none carried by a delivery yet)."""
     target = await deliveries.target(conn, instance_id)
-    if target is None:
+    if target is None or not found:
         return []
     url = callback_url(target.configuration)
     if url is None:
         return []
-    unsent = await events.to_send(conn, instance_id, event_ids, unsent_only=True)
     return await write(
         conn,
         instance_id=instance_id,
         target=target,
         url=url,
-        events=[Event.of(event) for event in unsent],
+        events=found,
         kind="events",
         link=True,
         now=now,
         trace=trace,
+        batch_size=batch_size,
     )
 
 
@@ -156,12 +168,14 @@ async def write(
     link: bool,
     now: dt.datetime,
     trace: str | None = None,
+    batch_size: int = POLLING_BATCH,
 ) -> list[int]:
-    """Insert one delivery per batch of ``events``; ``link`` records it as the events' delivery,
-    ``trace`` (a W3C traceparent) the trace its attempts join."""
+    """Insert one delivery per batch of ``events`` (at most ``batch_size`` each: 10 polled, 20
+    from webhooks); ``link`` records it as the events' delivery, ``trace`` (a W3C traceparent)
+    the trace its attempts join."""
     status = deliveries.CREATED if target.subscription_active else deliveries.QUEUED
     created: list[int] = []
-    for batch in batches(events):
+    for batch in batches(events, batch_size):
         notification_id = new_notification_id()
         delivery_id = await deliveries.insert(
             conn,
@@ -183,6 +197,20 @@ async def write(
             await deliveries.link_events(conn, delivery_id, [event.id for event in batch])
         created.append(delivery_id)
     return created
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    """One item of a notification's ``events``."""
+    return {
+        "id": event.id,
+        "objectType": event.object_type,
+        "objectId": event.object_id,
+        "eventType": event.event_type,
+        "date": dates.iso(event.date),
+        "pollDate": dates.iso(event.poll_date),
+        "elementKey": event.element_key,
+        "hubKey": event.hub_key,
+    }
 
 
 def test_body(*, notification_id: str, instance_id: int, element_key: str, now: dt.datetime) -> str:

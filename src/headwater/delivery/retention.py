@@ -1,4 +1,5 @@
-"""Retention: events, deliveries and attempts older than ``HEADWATER_RETENTION_DAYS`` are purged.
+"""Retention: events, deliveries, attempts and inbound webhooks older than
+``HEADWATER_RETENTION_DAYS`` are purged.
 
 Nothing undelivered is purged: a queued delivery (or one still retrying) stays with its events and
 attempts until it is delivered, however old. Rows go in small batches, each its own short
@@ -13,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from headwater.storage import db, delivery_log
+from headwater.storage import db, delivery_log, inbound
 
 BATCH = 500
 
@@ -40,6 +41,8 @@ async def purge(
 
     events = await _drain(engine, old_events, batch)
     sent = await _drain(engine, old_deliveries, batch)
+    # inbound webhooks (unrouted ones included) are kept as long as events
+    await db.write(engine, lambda conn: inbound.purge(conn, before=before))
     return Purged(events=events, deliveries=sent)
 
 

@@ -2,8 +2,9 @@
 
 Up to ``delivery_concurrency`` deliveries are in flight, at most one per instance (the claim only
 returns the head of each instance's queue). The loop decides nothing itself: it claims, hands
-each delivery to the service, and claims again when one finishes or the tick passes. Every few
-seconds it refreshes the queue gauges; every ``HEADWATER_ALERT_CHECK_SECONDS`` it looks for alert
+each delivery to the service, and claims again when one finishes, when new notifications are
+written (:mod:`headwater.delivery.wakeup`), or when the tick passes. Every few seconds it
+refreshes the queue gauges; every ``HEADWATER_ALERT_CHECK_SECONDS`` it looks for alert
 transitions (:mod:`headwater.delivery.alerts`); every hour it purges what retention allows.
 """
 
@@ -15,8 +16,10 @@ import logging
 import time
 from typing import Protocol
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from headwater import logs, metrics
-from headwater.delivery import alerts, dispatch
+from headwater.delivery import alerts, dispatch, wakeup
 from headwater.errors import HeadwaterError
 from headwater.settings import Settings
 
@@ -37,6 +40,10 @@ class Deps(Protocol):
     def dispatcher(self) -> dispatch.Dispatcher: ...
     @property
     def alerts(self) -> alerts.AlertWatch: ...
+    @property
+    def engine(self) -> AsyncEngine: ...
+    @property
+    def wakeup(self) -> wakeup.Wakeup: ...
 
 
 async def run(container: Deps, stop: asyncio.Event) -> None:
@@ -44,7 +51,11 @@ async def run(container: Deps, stop: asyncio.Event) -> None:
     delivering = container.dispatcher
     settings = container.settings
     in_flight: set[asyncio.Task[dispatch.Result | None]] = set()
-    wake = asyncio.Event()
+    # set when a delivery finishes, and when new notifications are written (webhooks' fast path)
+    wake = container.wakeup.subscribe()
+    listening = asyncio.create_task(
+        wakeup.listen(container.engine, container.wakeup, stop), name="delivery-wakeups"
+    )
     next_stats = 0.0
     next_retention = time.monotonic() + min(60.0, RETENTION_EVERY_SECONDS)
     purging: asyncio.Task[None] | None = None
@@ -100,6 +111,9 @@ async def run(container: Deps, stop: asyncio.Event) -> None:
             if pause > 0:
                 await _wait_any(stop, wake, pause)
     finally:
+        container.wakeup.unsubscribe(wake)
+        listening.cancel()
+        await asyncio.gather(listening, return_exceptions=True)
         for chore in (purging, checking):
             if chore is not None and not chore.done():
                 chore.cancel()

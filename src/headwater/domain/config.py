@@ -26,6 +26,8 @@ SECRET_KEYS = frozenset(
 VENDOR_TYPES = ("polling", "webhooks")
 NOTIFICATION_TYPES = ("webhook",)
 DEFAULT_REFRESH_MINUTES = 15.0
+SAFETY_NET_MINUTES = 60.0
+"""How often a webhooks instance with a poller configuration polls by default: a safety net."""
 MAX_MINUTES = 31 * 24 * 60.0
 """The longest refresh or reconcile interval: 31 days."""
 MIN_KEY_LENGTH = 16
@@ -54,7 +56,8 @@ def normalize(
     A ``null`` value counts as absent. ``event.notification.enabled`` is always present in the
     result. With notifications enabled, ``event.vendor.type`` defaults to ``polling`` (when the
     element supports it) and a polling instance gets ``event.poller.refresh_interval`` (15 minutes,
-    or the server's minimum when that is larger).
+    or the server's minimum when that is larger). A webhooks instance that also gives a poller
+    configuration polls as a safety net, every hour unless it says otherwise.
     """
     problems: checks.Problems = []
 
@@ -113,6 +116,8 @@ def normalize(
             out.pop(_resources.KEY, None)
             require(_resources.KEY, "polling needs at least one resource")
         out.setdefault("event.poller.refresh_interval", max(DEFAULT_REFRESH_MINUTES, minimum))
+    if enabled and vendor_type == "webhooks" and out.get(_resources.KEY):
+        out.setdefault("event.poller.refresh_interval", max(SAFETY_NET_MINUTES, minimum))
 
     callback = out.get("event.notification.callback.url")
     if callback is not None:

@@ -17,6 +17,9 @@ from headwater.domain import changes, records
 
 LISTED_ONLY = ""
 """The content hash of a record known only from an ids-only listing (never emitted)."""
+HEARD = "webhook:"
+"""The content hash of a version a webhook announced without the record (its date only): a
+read of the record at that date or before is that version, whatever its content."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +37,19 @@ def emitted(version: changes.Known | None) -> changes.Version | None:
     return changes.Version(version.updated_ms, version.content_hash)
 
 
+def covers(last: changes.Version, current: changes.Version) -> bool:
+    """Whether announcing ``last`` announced ``current`` too: the same version, an older one,
+    or one a webhook announced by its date only (:data:`HEARD`) that is no newer."""
+    if last == current:
+        return True
+    if last.updated_ms is None or current.updated_ms is None:
+        return False
+    if current.updated_ms < last.updated_ms:
+        return True
+    heard = HEARD in (last.content_hash, current.content_hash)
+    return heard and current.updated_ms == last.updated_ms
+
+
 def detect(
     seen: Iterable[records.Seen],
     known: Mapping[str, changes.Known],
@@ -48,15 +64,8 @@ def detect(
     for record in seen:
         last = emitted(known.get(record.object_id))
         current = record.version()
-        if last is not None:
-            if not changes.decide(last, current):
-                continue
-            if (
-                last.updated_ms is not None
-                and current.updated_ms is not None
-                and current.updated_ms < last.updated_ms
-            ):
-                continue
+        if last is not None and covers(last, current):
+            continue
         if last is None and record.created is None and record.object_id in known:
             # no created date to go by, but a listing showed the record before: not new
             found.append(Change(record, "UPDATED"))

@@ -41,8 +41,15 @@ class InstanceConfig:
 
     @property
     def polls(self) -> bool:
-        """Events on, by polling."""
-        return self.events_enabled and self.vendor_type == "polling"
+        """Events on, by polling, or by webhooks with a poller configuration (the safety net)."""
+        if not self.events_enabled:
+            return False
+        return self.vendor_type == "polling" or bool(self.stored.get(resources.KEY))
+
+    @property
+    def receives_webhooks(self) -> bool:
+        """Events on, by the provider's webhooks."""
+        return self.events_enabled and self.vendor_type == "webhooks"
 
     @functools.cached_property
     def resources(self) -> Mapping[str, resources.Resource]:

@@ -138,3 +138,62 @@ def raw_of(id_field: str, object_id: str) -> dict[str, object]:
 
 def _live(known: Mapping[str, changes.Known]) -> set[str]:
     return {object_id for object_id, version in known.items() if not version.deleted}
+
+
+@dataclasses.dataclass(frozen=True)
+class Heard:
+    """A change a webhook reported, with the version it carries (None: none can be told)."""
+
+    object_type: str
+    object_id: str
+    event_type: str
+    date: dt.datetime | None
+    raw: dict[str, object]
+    version: changes.Known | None
+
+
+@dataclasses.dataclass(frozen=True)
+class HeardEvent:
+    """One event a webhook's unit of work stores."""
+
+    object_type: str
+    object_id: str
+    event_type: str
+    date: dt.datetime | None
+    raw: dict[str, object]
+
+
+@dataclasses.dataclass(frozen=True)
+class WebhookPlan:
+    """The events a webhook stores, and per object type the versions to remember."""
+
+    events: tuple[HeardEvent, ...] = ()
+    remember: Mapping[str, Mapping[str, changes.Known]] = dataclasses.field(default_factory=dict)
+
+
+def after_webhook(
+    heard: Iterable[Heard], known: Mapping[str, Mapping[str, changes.Known]]
+) -> WebhookPlan:
+    """The events among ``heard``, given what the pollers of each object type know.
+
+    A change whose version a poll (or an earlier webhook) already announced, or an older one, is
+    not announced again; the versions announced are remembered, so that the safety-net poll
+    does not announce them a second time either (:func:`headwater.domain.detect.detect`)."""
+    found: list[HeardEvent] = []
+    remember: dict[str, dict[str, changes.Known]] = {}
+    for change in heard:
+        version = change.version
+        if version is not None:
+            last = detect.emitted(known.get(change.object_type, {}).get(change.object_id))
+            current = changes.Version(version.updated_ms, version.content_hash)
+            if last is not None and detect.covers(last, current):
+                continue
+            remember.setdefault(change.object_type, {})[change.object_id] = dataclasses.replace(
+                version, deleted=change.event_type == "DELETED"
+            )
+        found.append(
+            HeardEvent(
+                change.object_type, change.object_id, change.event_type, change.date, change.raw
+            )
+        )
+    return WebhookPlan(events=tuple(found), remember=remember)

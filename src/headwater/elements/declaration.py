@@ -144,6 +144,9 @@ class WebhookRegistration:
     per_item_of: str | None = None
     body: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     id_field: str = "id"
+    list: Call | None = None  # the webhooks registered, to find Headwater's own by URL
+    records: str | None = None
+    url_field: str = "url"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,7 +158,11 @@ class Webhooks:
     registration: WebhookRegistration | None = None
     type_field: str = "type"
     object_type: str | None = None
-    id_field: str = "id"
+    id_field: str = "id"  # several paths joined by "|": the first present
+    id_transform: str | None = None
+    record_field: str | None = None  # the record as the hub shows it; None: no record
+    date_field: str | None = None
+    date_format: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -161,8 +161,19 @@ def _webhooks(raw: Mapping[str, Any]) -> declaration.Webhooks:
             per_item_of=registration.get("perItemOf"),
             body=dict(registration.get("body", {})),
             id_field=registration.get("idField", "id"),
+            list=_call(registration.get("list")),
+            records=registration.get("records"),
+            url_field=registration.get("urlField", "url"),
         ),
         type_field=raw.get("typeField", "type"),
         object_type=raw.get("objectType"),
-        id_field=raw.get("idField", "id"),
+        id_field=_paths(raw.get("idField", "id")),
+        id_transform=raw.get("idTransform"),
+        record_field=raw.get("recordField"),
+        date_field=raw.get("dateField"),
+        date_format=raw.get("dateFormat"),
     )
+
+
+def _paths(raw: str | list[str]) -> str:
+    return raw if isinstance(raw, str) else "|".join(raw)

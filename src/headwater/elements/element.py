@@ -13,7 +13,8 @@ from typing import Any
 import aiohttp
 
 from headwater import errors
-from headwater.elements import base, declared_hub, oauth
+from headwater.domain import inbound
+from headwater.elements import base, declared_hub, declared_webhooks, oauth
 from headwater.elements import declaration as declared
 
 EVENT_TYPES = ("CREATED", "UPDATED", "DELETED")
@@ -50,6 +51,29 @@ class Element:
         return frozenset(self.declaration.events.methods)
 
     @property
+    def webhooks(self) -> inbound.Spec | None:
+        """How the element's webhooks are verified and read, when it declares them."""
+        found = self.declaration.events.webhooks
+        if found is None:
+            return None
+        check = found.verification
+        return inbound.Spec(
+            verification=check.type,
+            types=dict(found.types),
+            type_field=found.type_field,
+            object_type=found.object_type,
+            id_field=found.id_field,
+            id_transform=found.id_transform,
+            record_field=found.record_field,
+            date_field=found.date_field,
+            date_format=found.date_format,
+            hmac_header=check.header,
+            hmac_algorithm=check.algorithm,
+            hmac_encoding=check.encoding,
+            hmac_prefix=check.prefix,
+        )
+
+    @property
     def api_key_field(self) -> str | None:
         """The configuration key holding the instance's API key, for an element that
         authenticates with one (None: it uses OAuth 2)."""
@@ -72,6 +96,17 @@ class Element:
             hub: base.Hub = make(self, connection)
             return hub
         return declared_hub.DeclaredHub(self.declaration, connection)
+
+    def webhook_registrations(
+        self, connection: base.Connection
+    ) -> declared_webhooks.Registrations | None:
+        """Registering one instance's webhooks through the provider's API, when it can."""
+        found = self.declaration.events.webhooks
+        if found is None or found.registration is None:
+            return None
+        return declared_webhooks.Registrations(
+            self.declaration, found.registration, connection, self.hub(connection)
+        )
 
     def authorize_url(self, *, client_id: str, redirect_uri: str, state: str | None = None) -> str:
         """The provider's OAuth 2.0 authorize URL the user's browser is sent to."""

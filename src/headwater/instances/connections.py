@@ -81,20 +81,22 @@ class Connections:
         """The hub of an instance (as just read): its element's, calling the provider with the
         instance's tokens under its rate limit, on the process's HTTP session, at the
         account's own API host when the element discovered one."""
+        return self.registry.get(instance.element_key).hub(self.connection(instance))
+
+    def connection(self, instance: instances.Instance) -> base.Connection:
+        """What the instance's calls to its provider go through (see :meth:`hub`)."""
         of = self.registry.get(instance.element_key)
         account = self.records.tokens(instance).get("account") or {}
         source: base.TokenSource = self.tokens(instance.id, instance)
         if of.api_key_field is not None:
             key = self.box.open(instance.secrets).get(of.api_key_field)
             source = api_keys.StoredKey(key if isinstance(key, str) else "")
-        return of.hub(
-            base.Connection(
-                http=self.http,
-                tokens=source,
-                limiter=self._limiter(instance.id, of.rate_per_second),
-                timeout=self.settings.provider_timeout_seconds,
-                base_url=str(account.get("base_url") or of.base_url),
-            )
+        return base.Connection(
+            http=self.http,
+            tokens=source,
+            limiter=self._limiter(instance.id, of.rate_per_second),
+            timeout=self.settings.provider_timeout_seconds,
+            base_url=str(account.get("base_url") or of.base_url),
         )
 
     def _limiter(self, instance_id: int, per_second: float) -> base.Limiter:

@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from headwater.domain import config_items, instance_config
 from headwater.elements import base, element, registry
-from headwater.errors import AuthenticationError, InputError, NotFoundError
+from headwater.errors import AuthenticationError, HeadwaterError, InputError, NotFoundError
 from headwater.instances import configuration as conf
-from headwater.instances import pollers, views
+from headwater.instances import pollers, views, webhook_registration
 from headwater.settings import Settings
 from headwater.storage import db, instances, secrets, tenants
 
@@ -65,6 +65,7 @@ class InstanceService:
         secrets: secrets.SecretBox,
         registry: registry.Registry,
         node_id: str,
+        webhooks: webhook_registration.WebhookRegistrar | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -74,6 +75,8 @@ class InstanceService:
         self.box = secrets
         self.registry = registry
         self.node_id = node_id
+        # registers instances' webhooks at providers whose API can (None: never)
+        self.webhooks = webhooks
 
     # reading
 
@@ -160,6 +163,8 @@ class InstanceService:
             need_code=True,
             api_key_field=key_field,
         )
+        if self.webhooks is not None:
+            self.webhooks.prepare(element.key, canonical)
         plain, secret = conf.split(canonical, key_field)
         granted: base.Grant | None = None
         if key_field is None:  # OAuth 2: exchange the code; an API key needs no exchange
@@ -203,6 +208,13 @@ class InstanceService:
             return await self._row(conn, principal, instance_id)
 
         row = await db.write(self.engine, store)
+        if self.webhooks is not None:
+            try:
+                await self.webhooks.sync(row)
+            except HeadwaterError:
+                # the provider refused the webhook (or could not be reached): no instance
+                await db.write(self.engine, lambda conn: instances.delete(conn, row.id))
+                raise
         revealed = [conf.SIGNATURE_KEY] if generated else []
         return dataclasses.replace(self._view(row, revealed), token=token)
 
@@ -232,11 +244,14 @@ class InstanceService:
                     settings=self.settings,
                     api_key_field=element.api_key_field,
                 )
+                if self.webhooks is not None:
+                    self.webhooks.prepare(element.key, canonical)
                 change = self._with_config(change, canonical, element.api_key_field)
             await self._save(conn, row, change)
             return await self._row(conn, principal, instance_id), revealed
 
         row, revealed = await db.write(self.engine, change)
+        await self._sync_webhooks(row)
         return self._view(row, revealed)
 
     async def replace(
@@ -263,6 +278,8 @@ class InstanceService:
             code=given.code,
             api_key_field=key_field,
         )
+        if self.webhooks is not None:
+            self.webhooks.prepare(element.key, canonical)
         granted = None
         if given.code and key_field is None:
             granted = await self._exchange(element, canonical, given.code)
@@ -285,7 +302,9 @@ class InstanceService:
             await self._save(conn, row, change)
             return await self._row(conn, principal, instance_id)
 
-        return self._view(await db.write(self.engine, change), revealed)
+        row = await db.write(self.engine, change)
+        await self._sync_webhooks(row)
+        return self._view(row, revealed)
 
     async def set_enabled(
         self, principal: tenants.Principal, instance_id: int, enabled: bool
@@ -297,10 +316,17 @@ class InstanceService:
             await self._save(conn, row, instances.Change(disabled=not enabled))
             return await self._row(conn, principal, instance_id)
 
-        return self._view(await db.write(self.engine, change))
+        row = await db.write(self.engine, change)
+        await self._sync_webhooks(row)
+        return self._view(row)
 
     async def delete(self, principal: tenants.Principal, instance_id: int) -> None:
-        """Delete an instance with its pollers, events and deliveries."""
+        """Delete an instance with its pollers, events and deliveries (and its webhooks at
+        a provider where Headwater registered them)."""
+        if self.webhooks is not None:
+            async with db.reading(self.engine) as conn:
+                found = await self._row(conn, principal, instance_id)
+            await self.webhooks.sync_quietly(found, deleting=True)
 
         async def remove(conn: AsyncConnection) -> None:
             await self._row(conn, principal, instance_id)
@@ -311,6 +337,10 @@ class InstanceService:
         await db.write(self.engine, remove)
 
     # helpers
+
+    async def _sync_webhooks(self, row: instances.Instance) -> None:
+        if self.webhooks is not None:
+            await self.webhooks.sync(row)
 
     def _view(self, row: instances.Instance, revealed: Sequence[str] = ()) -> views.Instance:
         shown = views.instance(row, self.box, revealed)

@@ -109,7 +109,8 @@ class PollerControl:
             if not active:
                 raise ConflictError(
                     f"Instance {instance_id} is not polling: it needs events enabled with "
-                    "event.vendor.type polling, and to be enabled and valid."
+                    "event.vendor.type polling (or webhooks with a poller configuration), and to "
+                    "be enabled and valid."
                 )
             await pollers.request_run(conn, row.id, now=now, reconcile=reconcile)
             return _state(await _row(conn, instance_id, resource))

@@ -5,7 +5,8 @@
 ``/token``), ``acton_api`` (``/api/1/...``), ``acton_data`` (the store and its filter semantics),
 ``acton_seed`` (the sample contacts),
 ``acton_changes`` (atomic batches and between-pages hooks), ``faults``, ``limits``, ``clock`` and
-``acton_admin`` (the ``/_admin`` surface for tests, the demo and benchmarks, documented there).
+``acton_admin`` (the ``/_admin`` surface for tests, the demo and benchmarks, documented there)
+and ``acton_webhooks`` (outgoing webhooks as Svix sends them, and their ``/_admin/webhooks``).
 
 Every request outside ``/_admin`` is counted, then meets the armed faults, then (under ``/api/``)
 the bearer check (401 with Act-On's gateway body) and the account's rate limits (429 with
@@ -32,6 +33,7 @@ from headwater.sandbox import (
     acton_errors,
     acton_oauth,
     acton_seed,
+    acton_webhooks,
     clock,
     faults,
     limits,
@@ -66,6 +68,7 @@ class SandboxState:
         exclusive_refresh: bool = False,
         inclusive_bounds: bool = False,
         frozen_at_ms: int | None = None,
+        webhook_retry_delays: Sequence[float] = acton_webhooks.RETRY_DELAYS,
     ) -> None:
         self.clock = clock.Clock()
         if frozen_at_ms is not None:
@@ -84,6 +87,7 @@ class SandboxState:
         self.limits = limits.RateLimits(rate_per_second, rate_per_day)
         self.faults = faults.Faults(seed)
         self.hooks = acton_changes.PageHooks()
+        self.webhooks = acton_webhooks.Webhooks(self.store, webhook_retry_delays)
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()
         self.rate_limited = 0
@@ -193,6 +197,7 @@ def build_app(state: SandboxState) -> web.Application:
     app.add_routes(acton_oauth.routes(state.tokens))
     app.add_routes(acton_api.routes(state.store, state.hooks))
     app.add_routes(acton_admin.routes(state))
+    app.cleanup_ctx.append(state.webhooks.running)
     return app
 
 

@@ -24,6 +24,9 @@ Tokens, clock, limits, counters
 - ``GET /_admin/counters`` → ``{"calls":{"GET /api/1/list": n,…}, "grants":{"refresh_token": n,…},
   "grantRefusals":{…}, "rateLimited", "faultsFired"}``; ``DELETE`` resets them.
 
+Webhooks: ``GET|POST /_admin/webhooks``, ``PUT /_admin/webhooks/{id}/drop``, ``DELETE
+/_admin/webhooks/{id}`` (see ``acton_webhooks``).
+
 Faults
 - ``POST /_admin/faults`` ``{"kind": "latency|status|rate_limit|malformed|drop", "path": "/api/",
   "method"?, "count"?, "probability"?, "delay"?, "status"?, "retryAfter"?, "body"?}`` → the fault
@@ -38,7 +41,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from headwater.sandbox import acton_changes, acton_data, acton_errors, admin_kit
+from headwater.sandbox import acton_changes, acton_data, acton_errors, acton_webhooks, admin_kit
 
 if TYPE_CHECKING:
     from headwater.sandbox.acton import SandboxState
@@ -161,5 +164,42 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         ("GET", "/limits", get_limits),
         ("PUT", "/limits", set_limits),
         *admin_kit.fault_and_counter_rows(state.faults, state),
+        *_webhook_rows(state.webhooks),
     ]
     return [web.route(method, "/_admin" + path, _guarded(h)) for method, path, h in table]
+
+
+def _webhook_rows(hooks: acton_webhooks.Webhooks) -> list[tuple[str, str, _Handler]]:
+    """``/_admin/webhooks``: the stand-in for Act-On's outgoing webhook settings screen."""
+
+    async def listing(request: web.Request) -> web.Response:
+        return web.json_response(hooks.describe())
+
+    async def add(request: web.Request) -> web.Response:
+        body = await admin_kit.body(request)
+        url, secret, events = body.get("url"), body.get("secret"), body.get("events")
+        if not isinstance(url, str):
+            raise ValueError("url is required")
+        if secret is not None and not isinstance(secret, str):
+            raise ValueError("secret must be a string")
+        if events is not None and not isinstance(events, list):
+            raise ValueError("events must be a list")
+        return web.json_response(hooks.add(url, secret, events).describe(), status=201)
+
+    async def drop(request: web.Request) -> web.Response:
+        count = admin_kit.integer(await admin_kit.body(request), "count")
+        if count is None or count < -1:
+            raise ValueError("count must be an integer, -1 for all")
+        return web.json_response(hooks.set_drop(request.match_info["id"], count).describe())
+
+    async def remove(request: web.Request) -> web.Response:
+        if not hooks.remove(request.match_info["id"]):
+            raise ValueError(f"no endpoint {request.match_info['id']!r}")
+        return web.json_response({"id": request.match_info["id"]})
+
+    return [
+        ("GET", "/webhooks", listing),
+        ("POST", "/webhooks", add),
+        ("PUT", "/webhooks/{id}/drop", drop),
+        ("DELETE", "/webhooks/{id}", remove),
+    ]

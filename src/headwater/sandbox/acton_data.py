@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from headwater.sandbox import acton_errors, clock
@@ -117,6 +117,8 @@ class Store:
         self.lock = threading.RLock()
         self._lists: dict[str, ContactList] = {}
         self.tombstones: list[tuple[str, int]] = []
+        # called as (kind "added" | "updated", list, contact) after each insert or update
+        self.listeners: list[Callable[[str, ContactList, Contact], None]] = []
 
     # --- lists -----------------------------------------------------------------------------
 
@@ -211,6 +213,7 @@ class Store:
             target = self.get_list(list_id)
             now = self.clock.now_ms() if at_ms is None else at_ms
             contact = self.add(target, self._checked(target, values), now, now)
+            self._tell("added", target, contact)
             return target.contact_id(contact.number)
 
     def update(
@@ -224,7 +227,12 @@ class Store:
             contact.values.update(checked)
             contact.modified_ms = now
             target.ts_last_modified = now
+            self._tell("updated", target, contact)
             return target.contact_id(contact.number)
+
+    def _tell(self, kind: str, target: ContactList, contact: Contact) -> None:
+        for listener in self.listeners:
+            listener(kind, target, contact)
 
     def upsert(self, list_id: str, email: str, values: Mapping[str, object]) -> tuple[str, bool]:
         """Updates the first contact whose email matches (case-insensitively), else inserts one.

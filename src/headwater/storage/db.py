@@ -16,7 +16,10 @@ not count: nobody else sees them):
    that writes only rows beneath the instance and inserts some (a poll's outcome, a delivery's
    attempt) takes ``FOR KEY SHARE`` first, so that it never waits for a deletion of the
    instance while holding rows the deletion must wait for.
-2. ``pollers``: the instance's poller rows, in id order.
+   A provider's webhook locks its instance ``FOR NO KEY UPDATE`` too (one webhook of an
+   instance recorded at a time, so a message delivered twice at once is stored once).
+2. ``pollers``: the instance's poller rows, in id order (a webhook's records lock their
+   pollers' rows before reading the versions, as a poll's outcome does).
 3. ``record_versions``: a poller's versions, after its row.
 4. ``deliveries``: in id order, locked ``FOR NO KEY UPDATE`` before an attempt is inserted
    beneath one (whose foreign key takes a ``KEY SHARE`` lock on it that would otherwise have to

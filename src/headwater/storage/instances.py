@@ -165,6 +165,12 @@ async def lock(
     return list((await conn.execute(query)).scalars().all())
 
 
+async def of_element(conn: AsyncConnection, element_key: str) -> list[Instance]:
+    """Every instance of an element, in id order (to find the one a webhook is for)."""
+    query = sa.select(_t).where(_t.c.element_key == element_key).order_by(_t.c.id)
+    return [_instance(row) for row in (await conn.execute(query)).all()]
+
+
 async def by_token_hash(
     conn: AsyncConnection, token_hash: str, *, organization_id: int, now: dt.datetime
 ) -> Instance | None:

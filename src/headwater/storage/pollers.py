@@ -387,6 +387,16 @@ def _in_order(poller_ids: Iterable[int]) -> Any:
     return ids.with_for_update(key_share=True).scalar_subquery()
 
 
+async def lock(conn: AsyncConnection, poller_ids: Iterable[int]) -> None:
+    """Lock poller rows ``FOR NO KEY UPDATE``, in id order, as a poll's outcome does
+    (:func:`hold`): what another transaction records for them waits for this one (PostgreSQL;
+    SQLite's writers are serialized as a whole)."""
+    ids = sorted(set(poller_ids))
+    if ids and conn.dialect.name == "postgresql":
+        query = sa.select(_p.c.id).where(_p.c.id.in_(ids)).order_by(_p.c.id)
+        await conn.execute(query.with_for_update(key_share=True))
+
+
 async def hold(conn: AsyncConnection, poller_id: int, *, owner: str) -> Poller | None:
     """The first statement of a transaction that writes a poll's outcome: locks the poller row
     if ``owner`` still holds its lease, and returns it; None when the lease was lost.

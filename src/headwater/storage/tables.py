@@ -302,3 +302,31 @@ alerts = sa.Table(
     sa.UniqueConstraint("instance_id", "subject"),
     sa.Index("ix_alerts_firing", "firing"),
 )
+
+inbound_webhooks = sa.Table(
+    "inbound_webhooks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("received_at", Time, nullable=False),
+    sa.Column("element_key", sa.String(64), nullable=False),
+    # None while it matches no instance (unrouted)
+    sa.Column(
+        "instance_id",
+        sa.Integer,
+        sa.ForeignKey("instances.id", ondelete="CASCADE"),
+        nullable=True,
+    ),
+    # the provider's message id (svix-id): a replay of an accepted one stores no second event
+    sa.Column("message_id", sa.String(200), nullable=True),
+    # accepted | duplicate | unrouted | refused | ignored
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("problem", sa.Text, nullable=True),
+    sa.Column("event_count", sa.Integer, nullable=False),
+    sa.Column("content_type", sa.String(200), nullable=False),
+    sa.Column("headers", Json, nullable=False),
+    # the exact bytes received
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Index("ix_inbound_webhooks_message", "instance_id", "message_id"),
+    sa.Index("ix_inbound_webhooks_outcome", "outcome", "id"),
+    sa.Index("ix_inbound_webhooks_received", "received_at"),
+)
