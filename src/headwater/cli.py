@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
-from headwater import __version__, cli_rotate
+from headwater import __version__, cli_rotate, cli_webhooks
 
 if TYPE_CHECKING:
     from headwater.elements import registry
@@ -28,6 +28,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(elements_app, name="elements")
 app.add_typer(db_app, name="db")
 app.add_typer(cli_rotate.key_app, name="secret-key")
+app.add_typer(cli_webhooks.app, name="webhooks")
 app.add_typer(sandbox_app, name="sandbox")
 
 

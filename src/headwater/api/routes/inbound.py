@@ -50,11 +50,19 @@ def inbound_json(row: Any) -> dict[str, Any]:
 @router.get("/events/unrouted")
 async def list_unrouted(who: auth.Principal, c: Deps, page: paging.Page) -> JSONResponse:
     """Webhooks that matched no instance, newest first, kept as they arrived (as long as
-    events are)."""
+    events are). They belong to no organization: listed here without their headers and body,
+    which the server's operator reads with `headwater webhooks unrouted`."""
     found = await c.webhooks.unrouted(before_id=page.after_id(), limit=page.size + 1)
     items, more = paging.split(found, page)
     token = paging.id_token(items[-1].id) if more else None
-    return paging.respond([inbound_json(row) for row in items], token)
+    return paging.respond([unrouted_json(row) for row in items], token)
+
+
+def unrouted_json(row: Any) -> dict[str, Any]:
+    """An unrouted webhook as any organization may see it: what arrived, not what it said."""
+    shown = inbound_json(row)
+    del shown["headers"], shown["body"]
+    return shown | {"bodyBytes": len(row.body)}
 
 
 @router.get("/instances/{instance_id:int}/webhooks")
