@@ -20,7 +20,11 @@ async def _start(app: web.Application, host: str, port: int) -> tuple[web.AppRun
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError:
+        await runner.cleanup()  # the app's own clients (a webhook sender) close with it
+        raise
     bound_host, bound_port = runner.addresses[0][:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     return runner, f"http://{shown}:{bound_port}"
