@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from headwater.poller import context, recording
-from headwater.storage import db, grouped, pollers
+from headwater.storage import db, grouped, poller_outcomes, pollers
 from tests.integration import test_poller_rows as rows
 
 NOW = rows.NOW
@@ -33,8 +33,8 @@ async def _claimed(engine: AsyncEngine, count: int) -> list[pollers.Claimed]:
     return claimed
 
 
-def _finish(n: int, *, release: bool = True) -> pollers.Finish:
-    return pollers.Finish(
+def _finish(n: int, *, release: bool = True) -> poller_outcomes.Finish:
+    return poller_outcomes.Finish(
         next_run_at=NOW + (100 + n) * SECOND,
         release=release,
         cursor_ms=1000 + n,
@@ -100,11 +100,11 @@ async def test_a_failing_unit_fails_alone(engine: AsyncEngine) -> None:
     [first, second] = await _claimed(engine, 2)
 
     async def fails(conn: AsyncConnection) -> None:
-        await pollers.finish(conn, second.id, owner="w1", now=NOW, outcome=_finish(7))
+        await poller_outcomes.finish(conn, second.id, owner="w1", now=NOW, outcome=_finish(7))
         raise ValueError("this unit is broken")
 
     async def works(conn: AsyncConnection) -> bool:
-        return await pollers.finish(conn, first.id, owner="w1", now=NOW, outcome=_finish(3))
+        return await poller_outcomes.finish(conn, first.id, owner="w1", now=NOW, outcome=_finish(3))
 
     results = await asyncio.gather(
         grouped.write(engine, fails), grouped.write(engine, works), return_exceptions=True
@@ -122,9 +122,9 @@ async def test_a_run_requested_meanwhile_makes_the_poller_due_at_once(
     async with db.transaction(engine) as conn:
         await pollers.request_run(conn, claimed[0].id, now=NOW + SECOND)
     done = NOW + 2 * SECOND
-    items = [pollers.Finishing(c.id, "w1", _finish(n)) for n, c in enumerate(claimed)]
+    items = [poller_outcomes.Finishing(c.id, "w1", _finish(n)) for n, c in enumerate(claimed)]
     async with db.transaction(engine) as conn:
-        assert await pollers.finish_many(conn, items, now=done) == [True] * together
+        assert await poller_outcomes.finish_many(conn, items, now=done) == [True] * together
     row = await _row(engine, claimed[0])
     assert row.next_run_at == done and row.run_requested is False and row.lease_owner is None
     for n, c in enumerate(claimed[1:], start=1):
@@ -132,8 +132,10 @@ async def test_a_run_requested_meanwhile_makes_the_poller_due_at_once(
 
 
 def test_outcomes_of_one_shape_share_one_statement() -> None:
-    one = pollers._finish_params(pollers.Finishing(1, "w", _finish(1)), NOW)
-    two = pollers._finish_params(pollers.Finishing(2, "w", _finish(2)), NOW)
-    kept = pollers._finish_params(pollers.Finishing(3, "w", _finish(3, release=False)), NOW)
+    one = poller_outcomes._finish_params(poller_outcomes.Finishing(1, "w", _finish(1)), NOW)
+    two = poller_outcomes._finish_params(poller_outcomes.Finishing(2, "w", _finish(2)), NOW)
+    kept = poller_outcomes._finish_params(
+        poller_outcomes.Finishing(3, "w", _finish(3, release=False)), NOW
+    )
     assert one[0] == two[0] != kept[0]
-    assert pollers._finish_statement(one[0]) is pollers._finish_statement(two[0])
+    assert poller_outcomes._finish_statement(one[0]) is poller_outcomes._finish_statement(two[0])

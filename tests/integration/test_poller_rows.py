@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from headwater.domain import changes, config, dates
-from headwater.storage import db, instances, pollers, tenants, versions
+from headwater.storage import db, instances, poller_outcomes, pollers, tenants, versions
 
 NOW = dt.datetime(2026, 11, 29, 10, 0, tzinfo=dt.UTC)
 SECOND = dt.timedelta(seconds=1)
@@ -172,12 +172,12 @@ async def test_an_instances_pollers_run_one_after_another(engine: AsyncEngine) -
     assert len(one) == 1
     assert await _claim(engine, "w2", NOW) == [], "its sibling waits while it runs"
     async with db.transaction(engine) as conn:
-        assert await pollers.finish(
+        assert await poller_outcomes.finish(
             conn,
             one[0].id,
             owner="w1",
             now=NOW,
-            outcome=pollers.Finish(next_run_at=NOW + 900 * SECOND),
+            outcome=poller_outcomes.Finish(next_run_at=NOW + 900 * SECOND),
         )
     [sibling] = await _claim(engine, "w2", NOW)
     assert sibling.id != one[0].id
@@ -204,12 +204,12 @@ async def test_a_run_requested_during_a_poll_runs_right_after(engine: AsyncEngin
         await pollers.request_run(conn, claimed.id, now=NOW + SECOND)
     done = NOW + 2 * SECOND
     async with db.transaction(engine) as conn:
-        assert await pollers.finish(
+        assert await poller_outcomes.finish(
             conn,
             claimed.id,
             owner="w1",
             now=done,
-            outcome=pollers.Finish(next_run_at=NOW + 900 * SECOND),
+            outcome=poller_outcomes.Finish(next_run_at=NOW + 900 * SECOND),
         )
         row = await pollers.get(conn, iid, "a")
     assert row.next_run_at == done and row.run_requested is False and row.lease_owner is None

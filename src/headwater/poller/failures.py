@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from headwater import errors
 from headwater.domain import instance_config, records, schedule
 from headwater.poller import context
-from headwater.storage import db, pollers
+from headwater.storage import db, poller_outcomes, pollers
 from headwater.storage import instances as instance_rows
 
 
@@ -118,15 +118,15 @@ async def record(
         if instance is None or not instance.valid:
             next_run = None  # re-authenticating the instance makes it due again (pollers.sync)
         disabled = planned.disabled_reason is not None
-        outcome = pollers.Finish(
+        outcome = poller_outcomes.Finish(
             next_run_at=next_run,
             last_run_at=started,
             last_error=message,
             consecutive_failures=planned.consecutive_failures,
-            enabled=False if disabled else pollers.KEEP,
-            disabled_reason=planned.disabled_reason if disabled else pollers.KEEP,
+            enabled=False if disabled else poller_outcomes.KEEP,
+            disabled_reason=planned.disabled_reason if disabled else poller_outcomes.KEEP,
         )
-        return await pollers.finish(
+        return await poller_outcomes.finish(
             conn, claimed.id, owner=claimed.lease_owner, now=now, outcome=outcome
         )
 
@@ -153,7 +153,7 @@ async def record_plainly(
             return False
         failures = row.consecutive_failures + 1
         limit = deps.settings.poller_failure_limit
-        outcome = pollers.Finish(
+        outcome = poller_outcomes.Finish(
             next_run_at=now + dt.timedelta(seconds=deps.settings.poll_lease_seconds),
             last_run_at=started,
             last_error=message,
@@ -166,7 +166,7 @@ async def record_plainly(
                 enabled=False,
                 disabled_reason=f"disabled after {failures} failures in a row; last: {message}",
             )
-        return await pollers.finish(
+        return await poller_outcomes.finish(
             conn, claimed.id, owner=claimed.lease_owner, now=now, outcome=outcome
         )
 

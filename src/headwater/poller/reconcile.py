@@ -27,7 +27,7 @@ from headwater.domain import changes, dates, records, schedule, variables
 from headwater.domain import recording as domain_recording
 from headwater.elements import base
 from headwater.poller import context, fanout, recording
-from headwater.storage import db, pollers
+from headwater.storage import db, poller_outcomes, pollers
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ async def run(deps: context.Deps, claimed: pollers.Claimed, *, poll_id: str) -> 
                 listing, known, first=first, id_field=resource.id_field
             )
             next_check = started + dt.timedelta(seconds=ctx.reconcile_seconds)
-            return recording.Decision(plan, pollers.Finish(next_reconcile_at=next_check))
+            return recording.Decision(plan, poller_outcomes.Finish(next_reconcile_at=next_check))
         problems.append(problem)
         retry_at = schedule.reconcile_retry(
             started,
@@ -85,7 +85,7 @@ async def run(deps: context.Deps, claimed: pollers.Claimed, *, poll_id: str) -> 
             interval_seconds=ctx.interval_seconds,
         )
         planned = row.next_run_at
-        finish = pollers.Finish(
+        finish = poller_outcomes.Finish(
             next_run_at=retry_at if planned is None or retry_at < planned else planned,
             last_error=f"deletes not reconciled: {problem}",
         )

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from headwater.delivery import outbox
 from headwater.domain import changes, recording
 from headwater.poller import context
-from headwater.storage import db, events, grouped, instances, pollers, versions
+from headwater.storage import db, events, grouped, instances, poller_outcomes, pollers, versions
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Decision:
     """What to record, and the poller's outcome."""
 
     plan: recording.Plan
-    finish: pollers.Finish
+    finish: poller_outcomes.Finish
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +91,7 @@ async def record(
                 now=poll_date,
                 trace=trace,
             )
-        await pollers.finish(
+        await poller_outcomes.finish(
             conn,
             claimed.id,
             owner=claimed.lease_owner,
@@ -112,16 +112,16 @@ async def record(
 
 
 async def finish_only(
-    engine: AsyncEngine, claimed: pollers.Claimed, finish: pollers.Finish
+    engine: AsyncEngine, claimed: pollers.Claimed, finish: poller_outcomes.Finish
 ) -> None:
     """Record an outcome that stores nothing beneath the instance (a poll that read no record
     in its window). It is written together with the other outcomes queued meanwhile
-    (:mod:`headwater.storage.grouped`, :func:`headwater.storage.pollers.finish_many`), each
+    (:mod:`headwater.storage.grouped`, :func:`headwater.storage.poller_outcomes.finish_many`), each
     under its own lease check. Raises ``LeaseLost`` when another worker took the poller over."""
-    item = pollers.Finishing(claimed.id, claimed.lease_owner, finish)
+    item = poller_outcomes.Finishing(claimed.id, claimed.lease_owner, finish)
     if not await grouped.write_one(engine, _finish_many, item):
         raise context.LeaseLost()
 
 
-async def _finish_many(conn: AsyncConnection, items: list[pollers.Finishing]) -> list[bool]:
-    return await pollers.finish_many(conn, items, now=dt.datetime.now(dt.UTC))
+async def _finish_many(conn: AsyncConnection, items: list[poller_outcomes.Finishing]) -> list[bool]:
+    return await poller_outcomes.finish_many(conn, items, now=dt.datetime.now(dt.UTC))

@@ -23,7 +23,7 @@ from headwater import errors, metrics, tracing
 from headwater.domain import changes, cursors, dates, schedule, variables
 from headwater.domain import recording as domain_recording
 from headwater.poller import context, failures, fanout, harvest, reconcile, recording
-from headwater.storage import db, pollers
+from headwater.storage import db, poller_outcomes, pollers
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ async def _poll(
             tolerance_seconds=resource.created_check_tolerance,
             start=None if claimed.start_ms is None else dates.from_ms(claimed.start_ms),
         )
-        finish = pollers.Finish(
+        finish = poller_outcomes.Finish(
             next_run_at=planned.run_at,
             release=not keep_lease,
             cursor_ms=new_cursor,
