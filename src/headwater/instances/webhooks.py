@@ -163,7 +163,7 @@ class WebhookService:
                 if instance is not None and instance.element_key == element_key:
                     return instance, ""
             tried.append(f"{way} names none of its instances")
-        for instance in await instances.of_element(conn, element_key):
+        for instance in await instances.of_element_having(conn, element_key, FINDER_KEY):
             finder = instance.configuration.get(FINDER_KEY)
             if isinstance(finder, str) and inbound.finder_matches(
                 finder, instance.configuration, body

@@ -165,9 +165,20 @@ async def lock(
     return list((await conn.execute(query)).scalars().all())
 
 
-async def of_element(conn: AsyncConnection, element_key: str) -> list[Instance]:
-    """Every instance of an element, in id order (to find the one a webhook is for)."""
-    query = sa.select(_t).where(_t.c.element_key == element_key).order_by(_t.c.id)
+async def of_element_having(
+    conn: AsyncConnection, element_key: str, configuration_key: str
+) -> list[Instance]:
+    """The instances of an element whose configuration sets ``configuration_key``, in id order
+    (those with an instance finder, for a webhook that names no instance): a webhook anybody may
+    send reads those rows only, not every instance of the element."""
+    query = (
+        sa.select(_t)
+        .where(
+            _t.c.element_key == element_key,
+            _t.c.configuration[configuration_key].as_string().is_not(None),
+        )
+        .order_by(_t.c.id)
+    )
     return [_instance(row) for row in (await conn.execute(query)).all()]
 
 
