@@ -3,88 +3,55 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import stat
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import headwater
 from headwater.storage import migrate
-from tests import databases
+from tests import cli_support, databases
 from tests.api_fixtures import CALLBACK_URL, docs_configuration
 from tests.sandbox_fixtures import ActonSandbox
 
-HEADWATER = [str(Path(sys.executable).parent / "headwater")]
-
-
-def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWATER_")}
-    env["HEADWATER_DATA_DIR"] = str(tmp_path / "data")
-    env.update(extra)
-    return env
-
-
-def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*HEADWATER, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _http(method: str, url: str, body: Any = None, auth: str | None = None) -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    headers = {"Content-Type": "application/json"}
-    if auth:
-        headers["Authorization"] = auth
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
-
 
 def test_users_create_json(tmp_path: Path) -> None:
-    env = _env(tmp_path)
-    first = _run(["users", "create", "--org", "Acme", "--json"], env, tmp_path)
+    env = cli_support.env(tmp_path)
+    first = cli_support.run(["users", "create", "--org", "Acme", "--json"], env, tmp_path)
     assert first.returncode == 0, first.stderr
     created = json.loads(first.stdout)
     assert set(created) == {"organizationId", "organizationSecret", "userId", "userSecret"}
     assert isinstance(created["organizationId"], int) and len(created["userSecret"]) >= 32
-    second = json.loads(_run(["users", "create", "--org", "Beta", "--json"], env, tmp_path).stdout)
+    second = json.loads(
+        cli_support.run(["users", "create", "--org", "Beta", "--json"], env, tmp_path).stdout
+    )
     assert second["organizationId"] != created["organizationId"]
     assert second["userSecret"] != created["userSecret"]
     assert (tmp_path / "data" / "headwater.db").exists()
-    text = _run(["users", "create", "--org", "Gamma"], env, tmp_path)
+    text = cli_support.run(["users", "create", "--org", "Gamma"], env, tmp_path)
     assert "Authorization: User " in text.stdout
-    empty = _run(["users", "create", "--org", " "], env, tmp_path)
+    empty = cli_support.run(["users", "create", "--org", " "], env, tmp_path)
     assert empty.returncode == 1 and "--org" in empty.stderr and "Traceback" not in empty.stderr
 
 
 def test_db_upgrade(db_url: str, tmp_path: Path) -> None:
-    result = _run(["db", "upgrade"], _env(tmp_path, HEADWATER_DATABASE_URL=db_url), tmp_path)
+    result = cli_support.run(
+        ["db", "upgrade"], cli_support.env(tmp_path, HEADWATER_DATABASE_URL=db_url), tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1].startswith("database already at revision ")
 
 
 def test_db_upgrade_prints_each_migration(tmp_path: Path) -> None:
-    env = _env(tmp_path)
-    result = _run(["db", "upgrade"], env, tmp_path)
+    env = cli_support.env(tmp_path)
+    result = cli_support.run(["db", "upgrade"], env, tmp_path)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     revisions = migrate.revisions()
@@ -105,22 +72,22 @@ def _one_line_failure(result: subprocess.CompletedProcess[str], *needles: str) -
 
 
 def test_version(tmp_path: Path) -> None:
-    result = _run(["--version"], _env(tmp_path), tmp_path)
+    result = cli_support.run(["--version"], cli_support.env(tmp_path), tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"headwater {headwater.__version__}"
 
 
 def test_bad_settings_exit_with_a_message(tmp_path: Path) -> None:
-    env = _env(tmp_path, HEADWATER_DATABASE_URL="mysql://x/y")
-    result = _run(["db", "upgrade"], env, tmp_path)
+    env = cli_support.env(tmp_path, HEADWATER_DATABASE_URL="mysql://x/y")
+    result = cli_support.run(["db", "upgrade"], env, tmp_path)
     assert result.returncode == 1
     assert "unsupported database URL" in result.stderr and "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize("command", [["serve", "--port", "0"], ["worker"], ["db", "upgrade"]])
 def test_an_unsupported_database_url_is_one_line(command: list[str], tmp_path: Path) -> None:
-    env = _env(tmp_path, HEADWATER_DATABASE_URL="mysql://user@127.0.0.1/headwater")
-    result = _run(command, env, tmp_path)
+    env = cli_support.env(tmp_path, HEADWATER_DATABASE_URL="mysql://user@127.0.0.1/headwater")
+    result = cli_support.run(command, env, tmp_path)
     _one_line_failure(result, "unsupported database URL", "mysql://")
 
 
@@ -134,7 +101,9 @@ def test_an_unsupported_database_url_is_one_line(command: list[str], tmp_path: P
     ],
 )
 def test_a_bad_setting_is_one_line(name: str, value: str, problem: str, tmp_path: Path) -> None:
-    result = _run(["serve", "--port", "0"], _env(tmp_path, **{name: value}), tmp_path)
+    result = cli_support.run(
+        ["serve", "--port", "0"], cli_support.env(tmp_path, **{name: value}), tmp_path
+    )
     _one_line_failure(result, name, problem)
 
 
@@ -143,10 +112,14 @@ def test_serve_on_a_taken_port_is_one_line(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = _run(["serve", "--port", str(port)], _env(tmp_path), tmp_path)
+        result = cli_support.run(
+            ["serve", "--port", str(port)], cli_support.env(tmp_path), tmp_path
+        )
         _one_line_failure(result, f"port {port}", "already in use")
         for command in (["sandbox", "acton"], ["receiver"]):
-            result = _run([*command, "--port", str(port)], _env(tmp_path), tmp_path)
+            result = cli_support.run(
+                [*command, "--port", str(port)], cli_support.env(tmp_path), tmp_path
+            )
             _one_line_failure(result, f"127.0.0.1:{port}", "already in use")
     # the port was refused before anything else started: no database was created
     assert not (tmp_path / "data").exists()
@@ -158,15 +131,15 @@ def server_env(db_url: str, acton_sandbox: ActonSandbox, tmp_path: Path) -> dict
     if not db_url.startswith("sqlite"):
         extra["HEADWATER_DATABASE_URL"] = db_url
         extra["HEADWATER_SECRET_KEY"] = "acceptance-secret-key-0001"
-    return _env(tmp_path, **extra)
+    return cli_support.env(tmp_path, **extra)
 
 
 @pytest.fixture
 def served(server_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
+    port = cli_support.free_port()
     log = (tmp_path / "serve.log").open("w")
     process = subprocess.Popen(
-        [*HEADWATER, "serve", "--port", str(port), "--no-workers"],
+        [*cli_support.HEADWATER, "serve", "--port", str(port), "--no-workers"],
         env=server_env,
         cwd=tmp_path,
         stdout=log,
@@ -177,7 +150,7 @@ def served(server_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     while True:
         assert process.poll() is None, (tmp_path / "serve.log").read_text()
         try:
-            if _http("GET", f"{url}/readyz")[0] == 200:
+            if cli_support.http("GET", f"{url}/readyz")[0] == 200:
                 break
         except OSError:
             pass
@@ -192,7 +165,7 @@ def served(server_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
 def test_serve_create_user_and_instance(
     served: str, server_env: dict[str, str], acton_sandbox: ActonSandbox, tmp_path: Path
 ) -> None:
-    made = _run(["users", "create", "--org", "Acme", "--json"], server_env, tmp_path)
+    made = cli_support.run(["users", "create", "--org", "Acme", "--json"], server_env, tmp_path)
     assert made.returncode == 0, made.stderr
     user = json.loads(made.stdout)
     auth = f"User {user['userSecret']}, Organization {user['organizationSecret']}"
@@ -203,10 +176,12 @@ def test_serve_create_user_and_instance(
         "tags": ["Docs"],
         "name": "API Instance with Polling",
     }
-    status, created = _http("POST", f"{served}/elements/api-v2/instances", body, auth)
+    status, created = cli_support.http("POST", f"{served}/elements/api-v2/instances", body, auth)
     assert status == 200, created
     assert created["id"] >= 1 and created["token"]
-    status, got = _http("GET", f"{served}/elements/api-v2/instances/{created['id']}", auth=auth)
+    status, got = cli_support.http(
+        "GET", f"{served}/elements/api-v2/instances/{created['id']}", auth=auth
+    )
     assert status == 200 and got["configuration"]["oauth.api.secret"] == "********"
     if "HEADWATER_SECRET_KEY" not in server_env:
         assert (tmp_path / "data" / ".secret-key").exists()
@@ -216,7 +191,7 @@ def test_serve_create_user_and_instance(
 def test_the_data_folder_and_its_files_are_private(
     served: str, server_env: dict[str, str], tmp_path: Path
 ) -> None:
-    made = _run(["users", "create", "--org", "Acme", "--json"], server_env, tmp_path)
+    made = cli_support.run(["users", "create", "--org", "Acme", "--json"], server_env, tmp_path)
     assert made.returncode == 0, made.stderr  # a write: the WAL files exist now
     data = tmp_path / "data"
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
@@ -228,8 +203,8 @@ def test_the_data_folder_and_its_files_are_private(
 
 @pytest.mark.parametrize("db_kind", ["postgresql"], indirect=True)
 def test_postgresql_without_a_key_refuses_to_start(db_url: str, tmp_path: Path) -> None:
-    env = _env(tmp_path, HEADWATER_DATABASE_URL=db_url)
-    result = _run(["serve", "--port", str(_free_port())], env, tmp_path)
+    env = cli_support.env(tmp_path, HEADWATER_DATABASE_URL=db_url)
+    result = cli_support.run(["serve", "--port", str(cli_support.free_port())], env, tmp_path)
     assert result.returncode == 1
     _one_line_failure(result, "HEADWATER_SECRET_KEY is required")
 
@@ -237,16 +212,18 @@ def test_postgresql_without_a_key_refuses_to_start(db_url: str, tmp_path: Path) 
 @pytest.mark.parametrize("db_kind", ["postgresql"], indirect=True)
 def test_a_missing_postgresql_database_is_one_line(db_kind: str, tmp_path: Path) -> None:
     url = f"{databases.PG_BASE}/hw_no_such_database"
-    env = _env(tmp_path, HEADWATER_DATABASE_URL=url, HEADWATER_SECRET_KEY="a" * 32)
+    env = cli_support.env(tmp_path, HEADWATER_DATABASE_URL=url, HEADWATER_SECRET_KEY="a" * 32)
     for command in (["db", "upgrade"], ["serve", "--port", "0"]):
-        _one_line_failure(_run(command, env, tmp_path), '"hw_no_such_database" does not exist')
+        _one_line_failure(
+            cli_support.run(command, env, tmp_path), '"hw_no_such_database" does not exist'
+        )
 
 
 def test_a_worker_serves_its_metrics(server_env: dict[str, str], tmp_path: Path) -> None:
-    port = _free_port()
+    port = cli_support.free_port()
     log = (tmp_path / "worker.log").open("w")
     process = subprocess.Popen(
-        [*HEADWATER, "worker", "--metrics-port", str(port)],
+        [*cli_support.HEADWATER, "worker", "--metrics-port", str(port)],
         env=server_env,
         cwd=tmp_path,
         stdout=log,

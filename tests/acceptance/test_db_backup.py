@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 from headwater.storage import backup, migrate
-
-HEADWATER = [str(Path(sys.executable).parent / "headwater")]
-
-
-def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWATER_")}
-    env["HEADWATER_DATA_DIR"] = str(tmp_path / "data")
-    env.update(extra)
-    return env
-
-
-def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*HEADWATER, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
-    )
+from tests import cli_support
 
 
 def _organizations(path: Path) -> list[tuple[int, str]]:
@@ -34,8 +17,8 @@ def _organizations(path: Path) -> list[tuple[int, str]]:
 
 
 def test_backup_of_a_database_being_written(tmp_path: Path) -> None:
-    env = _env(tmp_path)
-    assert _run(["db", "upgrade"], env, tmp_path).returncode == 0
+    env = cli_support.env(tmp_path)
+    assert cli_support.run(["db", "upgrade"], env, tmp_path).returncode == 0
     source = tmp_path / "data" / "headwater.db"
     with sqlite3.connect(source) as conn:
         conn.executemany(
@@ -66,7 +49,7 @@ def test_backup_of_a_database_being_written(tmp_path: Path) -> None:
             time.sleep(0.01)
         before = len(written)
         target = tmp_path / "copy.db"
-        result = _run(["db", "backup", str(target)], env, tmp_path)
+        result = cli_support.run(["db", "backup", str(target)], env, tmp_path, timeout=120)
         during = len(written)
     finally:
         stop.set()
@@ -107,14 +90,18 @@ def test_backup_reports_progress_in_steps(tmp_path: Path) -> None:
 
 
 def test_backup_refuses_postgresql_and_names_pg_dump(tmp_path: Path) -> None:
-    env = _env(tmp_path, HEADWATER_DATABASE_URL="postgresql://postgres@127.0.0.1:5432/none")
-    result = _run(["db", "backup", str(tmp_path / "x.db")], env, tmp_path)
+    env = cli_support.env(
+        tmp_path, HEADWATER_DATABASE_URL="postgresql://postgres@127.0.0.1:5432/none"
+    )
+    result = cli_support.run(["db", "backup", str(tmp_path / "x.db")], env, tmp_path)
     assert result.returncode == 1
     assert "pg_dump" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "x.db").exists()
 
 
 def test_backup_of_a_missing_database_says_so(tmp_path: Path) -> None:
-    result = _run(["db", "backup", str(tmp_path / "x.db")], _env(tmp_path), tmp_path)
+    result = cli_support.run(
+        ["db", "backup", str(tmp_path / "x.db")], cli_support.env(tmp_path), tmp_path
+    )
     assert result.returncode == 1
     assert "no database at" in result.stderr and "Traceback" not in result.stderr
