@@ -20,6 +20,7 @@ def test_create_an_acton_instance_with_polling_and_see_its_events(page: Any, ui:
     page.get_by_role("link", name="Create instance").first.click()
     browsing.check_accessibility(page, "choose element")
     page.get_by_role("link", name="Act-On").click()
+    page.wait_for_url("**/instances/new?element=acton")  # and for the page to load
     assert page.get_by_label("OAuth callback URL").input_value() == ui.root + "/oauth/callback"
     assert ui.root + "/oauth/callback" in page.locator("main form").inner_text()
     # only the element's event methods are offered; the default resources are pre-filled

@@ -80,6 +80,7 @@ def test_every_element_gets_its_own_form(page: Any, ui: UiServer) -> None:
     for element in ui.running.container.registry.all():
         page.goto(ui.root + "/instances/new")
         page.get_by_role("link", name=element.name, exact=True).click()
+        page.wait_for_url(f"**/instances/new?element={element.key}")  # and for the page to load
         offered = page.locator("input[name='event.vendor.type']")
         values = {offered.nth(i).get_attribute("value") for i in range(offered.count())}
         assert values == set(element.event_methods), element.key
