@@ -157,6 +157,13 @@ pollers = sa.Table(
     sa.Column("lease_until", Time, nullable=True),
     sa.UniqueConstraint("instance_id", "resource"),
     sa.Index("ix_pollers_due", "next_run_at"),
+    # the few pollers being run: a claim looks up each candidate's busy siblings here
+    sa.Index(
+        "ix_pollers_leased",
+        "instance_id",
+        postgresql_where=sa.text("lease_until IS NOT NULL"),
+        sqlite_where=sa.text("lease_until IS NOT NULL"),
+    ),
 )
 
 record_versions = sa.Table(
