@@ -88,6 +88,11 @@ async def insert(
         }
         for event in found
     ]
+    if conn.dialect.name == "sqlite":
+        # SQLAlchemy would send one INSERT per row to keep RETURNING in order; one statement for
+        # all of them gives each row the next rowid, so the ids in ascending order are in order
+        result = await conn.execute(sa.insert(_e).returning(_e.c.id), rows)
+        return sorted(row.id for row in result.all())
     result = await conn.execute(
         sa.insert(_e).returning(_e.c.id, sort_by_parameter_order=True), rows
     )
