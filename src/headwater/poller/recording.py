@@ -65,31 +65,43 @@ async def record(
         known = await versions.versions(conn, claimed.id, object_ids)
         decision = decide(known, row)
         plan = decision.plan
+        found = [
+            events.NewEvent(
+                object_type=claimed.resource,
+                object_id=event.object_id,
+                event_type=event.event_type,
+                date=event.date or poll_date,
+                raw=event.raw,
+            )
+            for event in plan.events
+        ]
         event_ids = await events.insert(
             conn,
             instance_id=claimed.instance_id,
             element_key=element_key,
             hub_key=hub_key,
             poll_date=poll_date,
-            found=[
-                events.NewEvent(
-                    object_type=claimed.resource,
-                    object_id=event.object_id,
-                    event_type=event.event_type,
-                    date=event.date or poll_date,
-                    raw=event.raw,
-                )
-                for event in plan.events
-            ],
+            found=found,
         )
         await versions.remember(conn, claimed.id, plan.remember)
         if event_ids:
-            await outbox.enqueue(
-                conn,
-                instance_id=claimed.instance_id,
-                event_ids=event_ids,
-                now=poll_date,
-                trace=trace,
+            # the events as inserted: their notifications need no second read of them
+            stored = [
+                outbox.Event(
+                    id=event_id,
+                    object_type=new.object_type,
+                    object_id=new.object_id,
+                    event_type=new.event_type,
+                    date=new.date,
+                    poll_date=poll_date,
+                    element_key=element_key,
+                    hub_key=hub_key,
+                    raw=new.raw,
+                )
+                for event_id, new in zip(event_ids, found, strict=True)
+            ]
+            await outbox.enqueue_events(
+                conn, instance_id=claimed.instance_id, found=stored, now=poll_date, trace=trace
             )
         await poller_outcomes.finish(
             conn,
