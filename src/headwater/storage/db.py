@@ -47,7 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from headwater import metrics
 from headwater.errors import ConfigurationError, StorageError
-from headwater.storage import files
+from headwater.storage import files, sqlite_driver
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,8 @@ def make_engine(url: str, *, pool_size: int = POOL_SIZE, **options: Any) -> Asyn
         if path is not None:
             # SQLite gives its -wal and -shm files the mode of the database file
             files.private_file(path)
-        engine = create_async_engine(real, connect_args={"timeout": 30}, **options)
+        connect = sqlite_driver.creator(real, timeout=30)
+        engine = create_async_engine(real, async_creator=connect, **options)
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
         event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
         return engine
