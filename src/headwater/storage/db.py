@@ -73,6 +73,15 @@ SQLITE_WRITER_WAIT = 30.0
 _SQLITE_WRITERS: weakref.WeakKeyDictionary[AsyncEngine, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
+def written_limit(limit: int) -> Any:
+    """A ``LIMIT`` written into the statement's text instead of bound as a parameter.
+
+    PostgreSQL plans a prepared statement once for any parameters (its generic plan): with the
+    limit of ``UPDATE … WHERE id IN (SELECT … LIMIT :n)`` unknown it expects every row to match
+    and scans the whole table for each claim. Written out, the plan probes by id."""
+    return sa.literal(int(limit), literal_execute=True)
+
+
 def async_url(url: str) -> str:
     """Map ``sqlite:///p`` and ``postgresql://…`` to their async drivers; accept those as given."""
     if url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from headwater.storage import deliveries, tables
+from headwater.storage import db, deliveries, tables
 
 _d = tables.deliveries
 _e = tables.events
@@ -81,7 +81,7 @@ async def claim(
             ~held_back,
         )
         .order_by(candidate.c.next_attempt_at, candidate.c.id)
-        .limit(limit)
+        .limit(db.written_limit(limit))
     )
     if conn.dialect.name == "postgresql":
         # NO KEY UPDATE: the key stays, and the attempts and events beneath keep their way in

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from headwater.domain import ceql
-from headwater.storage import deliveries, filters, tables
+from headwater.storage import db, deliveries, filters, tables
 
 Attempt = deliveries.Attempt
 Delivery = deliveries.Delivery
@@ -151,7 +151,7 @@ async def purge_events(conn: AsyncConnection, *, before: dt.datetime, batch: int
             _e.c.poll_date < before,
             sa.or_(_e.c.delivery_id.is_(None), _e.c.delivery_id.not_in(undelivered)),
         )
-        .limit(batch)
+        .limit(db.written_limit(batch))
     )
     result = await conn.execute(sa.delete(_e).where(_e.c.id.in_(old.scalar_subquery())))
     return int(result.rowcount)

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from headwater.domain import config
-from headwater.storage import tables
+from headwater.storage import db, tables
 
 PAUSED = "paused"
 """``disabled_reason`` of a poller its user paused; any other reason means it disabled itself."""
@@ -272,7 +272,7 @@ async def claim(
             ~busy,
         )
         .order_by(candidate.c.next_run_at, candidate.c.id)
-        .limit(limit)
+        .limit(db.written_limit(limit))
     )
     if conn.dialect.name == "postgresql":
         # NO KEY UPDATE: does not wait on the key-share locks that inserting events takes
