@@ -57,6 +57,29 @@ class Event:
             raw=stored.raw,
         )
 
+    @classmethod
+    def inserted(
+        cls,
+        event_id: int,
+        new: events.NewEvent,
+        *,
+        poll_date: dt.datetime,
+        element_key: str,
+        hub_key: str,
+    ) -> Event:
+        """The notification's view of an event its caller just inserted as ``new``."""
+        return cls(
+            id=event_id,
+            object_type=new.object_type,
+            object_id=new.object_id,
+            event_type=new.event_type,
+            date=new.date,
+            poll_date=poll_date,
+            element_key=element_key,
+            hub_key=hub_key,
+            raw=new.raw,
+        )
+
 
 def new_notification_id() -> str:
     """A notification id: ``msg_`` and 32 hex digits."""

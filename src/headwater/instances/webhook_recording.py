@@ -61,22 +61,23 @@ async def record(
             ids = [c.object_id for c in heard if c.object_type == object_type]
             known[object_type] = await versions.versions(conn, rows[object_type].id, ids)
     plan = recording.after_webhook([heard_of(change, resources) for change in heard], known)
+    found = [
+        events.NewEvent(
+            object_type=e.object_type,
+            object_id=e.object_id,
+            event_type=e.event_type,
+            date=e.date or keep.now,
+            raw=e.raw,
+        )
+        for e in plan.events
+    ]
     event_ids = await events.insert(
         conn,
         instance_id=instance.id,
         element_key=instance.element_key,
         hub_key=hub_key,
         poll_date=keep.now,
-        found=[
-            events.NewEvent(
-                object_type=e.object_type,
-                object_id=e.object_id,
-                event_type=e.event_type,
-                date=e.date or keep.now,
-                raw=e.raw,
-            )
-            for e in plan.events
-        ],
+        found=found,
     )
     for object_type, remembered in plan.remember.items():
         if object_type in rows:
@@ -93,18 +94,14 @@ async def record(
                 subscription_active=instance.subscription_active,
             ),
             found=[
-                outbox.Event(
-                    id=event_id,
-                    object_type=e.object_type,
-                    object_id=e.object_id,
-                    event_type=e.event_type,
-                    date=e.date or keep.now,
+                outbox.Event.inserted(
+                    event_id,
+                    new,
                     poll_date=keep.now,
                     element_key=instance.element_key,
                     hub_key=hub_key,
-                    raw=e.raw,
                 )
-                for event_id, e in zip(event_ids, plan.events, strict=True)
+                for event_id, new in zip(event_ids, found, strict=True)
             ],
             now=keep.now,
         )

@@ -87,16 +87,8 @@ async def record(
         if event_ids:
             # the events as inserted: their notifications need no second read of them
             stored = [
-                outbox.Event(
-                    id=event_id,
-                    object_type=new.object_type,
-                    object_id=new.object_id,
-                    event_type=new.event_type,
-                    date=new.date,
-                    poll_date=poll_date,
-                    element_key=element_key,
-                    hub_key=hub_key,
-                    raw=new.raw,
+                outbox.Event.inserted(
+                    event_id, new, poll_date=poll_date, element_key=element_key, hub_key=hub_key
                 )
                 for event_id, new in zip(event_ids, found, strict=True)
             ]
