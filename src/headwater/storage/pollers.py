@@ -252,11 +252,18 @@ async def claim(
         return []
     candidate = _p.alias("candidate")
     sibling = _p.alias("sibling")
-    busy = sa.exists().where(
-        sibling.c.instance_id == candidate.c.instance_id,
-        sibling.c.id != candidate.c.id,
-        sibling.c.lease_until.is_not(None),
-        sibling.c.lease_until >= now,
+    # a count per candidate, not NOT EXISTS: PostgreSQL turns NOT EXISTS into an anti-join and,
+    # when its statistics expect many due pollers, hashes the leased siblings out of a scan of
+    # the whole table; a count is looked up in the index of leased pollers for each candidate
+    busy = (
+        sa.select(sa.func.count())
+        .where(
+            sibling.c.instance_id == candidate.c.instance_id,
+            sibling.c.id != candidate.c.id,
+            sibling.c.lease_until.is_not(None),
+            sibling.c.lease_until >= now,
+        )
+        .scalar_subquery()
     )
     due = (
         sa.select(candidate.c.id)
@@ -269,7 +276,7 @@ async def claim(
             _i.c.events_enabled.is_(True),
             _i.c.disabled.is_(False),
             _i.c.valid.is_(True),
-            ~busy,
+            busy == 0,
         )
         .order_by(candidate.c.next_run_at, candidate.c.id)
         .limit(db.written_limit(limit))
