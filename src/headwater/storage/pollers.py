@@ -254,7 +254,7 @@ async def claim(
     sibling = _p.alias("sibling")
     # a count per candidate, not NOT EXISTS: PostgreSQL turns NOT EXISTS into an anti-join and,
     # when its statistics expect many due pollers, hashes the leased siblings out of a scan of
-    # the whole table; a count is looked up in the index of leased pollers for each candidate
+    # the whole table; a count is looked up by index for each candidate
     busy = (
         sa.select(sa.func.count())
         .where(
