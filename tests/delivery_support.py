@@ -131,8 +131,14 @@ async def add_events(
             poll_date=at,
             found=found,
         )
-        delivery_ids = await outbox.enqueue(
-            conn, instance_id=instance_id, event_ids=event_ids, now=at
+        stored = [
+            outbox.Event.inserted(
+                event_id, new, poll_date=at, element_key="acton", hub_key="marketing"
+            )
+            for event_id, new in zip(event_ids, found, strict=True)
+        ]
+        delivery_ids = await outbox.enqueue_events(
+            conn, instance_id=instance_id, found=stored, now=at
         )
     return event_ids, delivery_ids
 

@@ -123,33 +123,6 @@ def callback_url(configuration: Mapping[str, Any]) -> str | None:
     return instance_config.InstanceConfig.read(configuration).callback_url
 
 
-async def enqueue(
-    conn: AsyncConnection,
-    *,
-    instance_id: int,
-    event_ids: list[int],
-    now: dt.datetime,
-    trace: str | None = None,
-    batch_size: int = POLLING_BATCH,
-) -> list[int]:
-    """Write the notifications for ``event_ids`` (new events of the instance) in ``conn``'s
-    transaction; returns the new delivery ids, in order.
-
-    Events already carried by a delivery are skipped, so calling this twice is harmless. Nothing is
-    written when the instance has notifications disabled or no callback URL. While the instance's
-    subscription is inactive (retries ran out), the deliveries are ``queued`` until released.
-    """
-    unsent = await events.to_send(conn, instance_id, event_ids, unsent_only=True)
-    return await enqueue_events(
-        conn,
-        instance_id=instance_id,
-        found=[Event.of(event) for event in unsent],
-        now=now,
-        trace=trace,
-        batch_size=batch_size,
-    )
-
-
 async def enqueue_events(
     conn: AsyncConnection,
     *,
@@ -159,7 +132,12 @@ async def enqueue_events(
     trace: str | None = None,
     batch_size: int = POLLING_BATCH,
 ) -> list[int]:
-    """:func:`enqueue` for events the caller just inserted (none carried by a delivery yet)."""
+    """Write the notifications of ``found``, events the caller just inserted in ``conn``'s
+    transaction (none carried by a delivery yet); returns the new delivery ids, in order.
+
+    Nothing is written when the instance has notifications disabled or no callback URL. While the
+    instance's subscription is inactive (retries ran out), the deliveries are ``queued`` until
+    released."""
     target = await deliveries.target(conn, instance_id)
     if target is None or not found:
         return []

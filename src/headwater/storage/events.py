@@ -174,21 +174,6 @@ async def get(
 # -- events the outbox carries -----------------------------------------------------------------
 
 
-async def to_send(
-    conn: AsyncConnection, instance_id: int, event_ids: Sequence[int], *, unsent_only: bool
-) -> list[Event]:
-    """The instance's events among ``event_ids``, in id order (``unsent_only``: not yet in a
-    delivery)."""
-    if not event_ids:
-        return []
-    query = _select(_with_delivery()).where(_e.c.instance_id == instance_id, _e.c.id.in_(event_ids))
-    found = await _events(conn, query.order_by(_e.c.id))
-    # filtered here, not in SQL: on PostgreSQL "delivery_id IS NULL" tempts the planner into the
-    # delivery_id index, whose NULL entries (one per event ever inserted, until vacuum) it reads
-    # all, where the primary key finds the few ids asked for directly
-    return [event for event in found if event.delivery_id is None] if unsent_only else found
-
-
 async def between(
     conn: AsyncConnection,
     instance_id: int,
