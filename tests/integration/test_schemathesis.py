@@ -15,7 +15,15 @@ import pytest
 
 from tests.api_fixtures import RunningApi
 
-SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
+# schemathesis' CLI, with the transport module it imports on each worker thread's first request
+# imported first: two threads importing anyio at once can trip CPython 3.11's compile()
+# ("AST constructor recursion depth mismatch")
+SCHEMATHESIS = (
+    sys.executable,
+    "-c",
+    "import sys, schemathesis.transport.asgi; from schemathesis.cli import schemathesis; "
+    "sys.argv[0] = 'schemathesis'; sys.exit(schemathesis())",
+)
 SOAK = os.environ.get("HEADWATER_SOAK") == "1"
 EXAMPLES_AUTHENTICATED = 100 if SOAK else 10
 EXAMPLES_ANONYMOUS = 30 if SOAK else 3
@@ -45,7 +53,7 @@ async def _schemathesis(
     api: RunningApi, config: Path, examples: int, *extra: str
 ) -> tuple[int | None, str]:
     process = await asyncio.create_subprocess_exec(
-        SCHEMATHESIS,
+        *SCHEMATHESIS,
         "--config-file",
         str(config),
         "run",
