@@ -14,6 +14,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from headwater.storage import db, deliveries, tables
@@ -50,42 +51,7 @@ async def claim(
     """
     if limit <= 0:
         return []
-    candidate = _d.alias("candidate")
-    earlier = _d.alias("earlier")
-    owner_instance = _i.alias("owner_instance")
-    # operations notifications are a lane of their own beside the instance's event ones
-    operations = candidate.c.kind == deliveries.OPERATIONS
-    held_back = sa.exists().where(
-        earlier.c.instance_id == candidate.c.instance_id,
-        earlier.c.status.in_(deliveries.PENDING),
-        earlier.c.id < candidate.c.id,
-        sa.or_(
-            sa.and_(operations, earlier.c.kind == deliveries.OPERATIONS),
-            sa.and_(~operations, earlier.c.kind != deliveries.OPERATIONS),
-        ),
-    )
-    active = sa.or_(
-        operations,
-        sa.exists().where(
-            owner_instance.c.id == candidate.c.instance_id,
-            owner_instance.c.subscription_active.is_(True),
-        ),
-    )
-    due = (
-        sa.select(candidate.c.id)
-        .where(
-            candidate.c.status.in_(deliveries.PENDING),
-            candidate.c.next_attempt_at <= now,
-            sa.or_(candidate.c.lease_until.is_(None), candidate.c.lease_until < now),
-            active,
-            ~held_back,
-        )
-        .order_by(candidate.c.next_attempt_at, candidate.c.id)
-        .limit(db.written_limit(limit))
-    )
-    if conn.dialect.name == "postgresql":
-        # NO KEY UPDATE: the key stays, and the attempts and events beneath keep their way in
-        due = due.with_for_update(skip_locked=True, of=candidate, key_share=True)
+    due = _due(conn.dialect.name, now=now, limit=limit)
     result = await conn.execute(
         sa.update(_d)
         .where(_d.c.id.in_(due.scalar_subquery()))
@@ -125,6 +91,89 @@ async def claim(
             dataclasses.replace(c, instance_updated_at=updated.get(c.instance_id)) for c in claimed
         ]
     return sorted(claimed, key=lambda c: c.id)
+
+
+def _due(dialect: str, *, now: dt.datetime, limit: int) -> sa.Select[tuple[int]]:
+    """The ids of up to ``limit`` claimable deliveries, soonest due first: pending, due, not
+    leased, their subscription active, and each the head of its lane (no pending delivery of the
+    same lane before it; operations notifications are a lane of their own beside the instance's
+    event ones).
+
+    Each database gets the statement it plans well. SQLite walks the due index and probes each
+    candidate's lane for an earlier row, stopping at ``limit`` heads. PostgreSQL turns that
+    probe into a hash anti-join comparing every candidate with every earlier delivery of its
+    lane, which grows with the square of a queue's depth (with 5 queues of 1,000 a claim took
+    130 ms); there one sorted pass over the pending rows finds each lane's head instead.
+    """
+    candidate = _d.alias("candidate")
+    if dialect == "postgresql":
+        pending = _d.alias("pending")
+        lane = (pending.c.instance_id, pending.c.kind == deliveries.OPERATIONS)
+        heads = (
+            sa.select(
+                pending.c.id,
+                pending.c.instance_id,
+                pending.c.kind,
+                pending.c.status,
+                pending.c.next_attempt_at,
+                pending.c.lease_until,
+            )
+            .where(pending.c.status.in_(deliveries.PENDING))
+            .ext(distinct_on(*lane))
+            .order_by(*lane, pending.c.id)
+            .subquery("heads")
+        )
+        chosen = (
+            sa.select(heads.c.id)
+            .where(*_claimable(heads, now))
+            .order_by(heads.c.next_attempt_at, heads.c.id)
+            .limit(db.written_limit(limit))
+        )
+        # the chosen heads as one array, then locked by id: a join would leave the plan to
+        # estimates, and a table too new for statistics was planned as a nested loop grouping
+        # the pending rows again for every candidate; the conditions are checked again on the
+        # locked row, which another worker may have claimed meanwhile
+        ids = sa.cast(sa.func.array(chosen.scalar_subquery()), ARRAY(sa.Integer))
+        # NO KEY UPDATE: the key stays, and the attempts and events beneath keep their way in
+        return (
+            sa.select(candidate.c.id)
+            .where(candidate.c.id == sa.any_(ids), *_claimable(candidate, now))
+            .with_for_update(skip_locked=True, of=candidate, key_share=True)
+        )
+    earlier = _d.alias("earlier")
+    operations = candidate.c.kind == deliveries.OPERATIONS
+    held_back = sa.exists().where(
+        earlier.c.instance_id == candidate.c.instance_id,
+        earlier.c.status.in_(deliveries.PENDING),
+        earlier.c.id < candidate.c.id,
+        sa.or_(
+            sa.and_(operations, earlier.c.kind == deliveries.OPERATIONS),
+            sa.and_(~operations, earlier.c.kind != deliveries.OPERATIONS),
+        ),
+    )
+    return (
+        sa.select(candidate.c.id)
+        .where(*_claimable(candidate, now), ~held_back)
+        .order_by(candidate.c.next_attempt_at, candidate.c.id)
+        .limit(db.written_limit(limit))
+    )
+
+
+def _claimable(row: sa.FromClause, now: dt.datetime) -> list[sa.ColumnElement[bool]]:
+    """Pending, due, not leased (or its lease ran out), and its subscription active."""
+    owner_instance = _i.alias("owner_instance")
+    return [
+        row.c.status.in_(deliveries.PENDING),
+        row.c.next_attempt_at <= now,
+        sa.or_(row.c.lease_until.is_(None), row.c.lease_until < now),
+        sa.or_(
+            row.c.kind == deliveries.OPERATIONS,
+            sa.exists().where(
+                owner_instance.c.id == row.c.instance_id,
+                owner_instance.c.subscription_active.is_(True),
+            ),
+        ),
+    ]
 
 
 async def record_attempt(
