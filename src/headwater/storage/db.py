@@ -82,6 +82,12 @@ def written_limit(limit: int) -> Any:
     return sa.literal(int(limit), literal_execute=True)
 
 
+def written_limit_param(key: str) -> sa.BindParameter[int]:
+    """:func:`written_limit` for a statement built once: the limit is given at each execution
+    as the parameter ``key``, and still written into the text."""
+    return sa.bindparam(key, type_=sa.Integer, literal_execute=True)
+
+
 def async_url(url: str) -> str:
     """Map ``sqlite:///p`` and ``postgresql://…`` to their async drivers; accept those as given."""
     if url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):

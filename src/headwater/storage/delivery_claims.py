@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -51,22 +52,8 @@ async def claim(
     """
     if limit <= 0:
         return []
-    due = _due(conn.dialect.name, now=now, limit=limit)
-    result = await conn.execute(
-        sa.update(_d)
-        .where(_d.c.id.in_(due.scalar_subquery()))
-        .values(lease_owner=owner, lease_until=until)
-        .returning(
-            _d.c.id,
-            _d.c.notification_id,
-            _d.c.instance_id,
-            _d.c.kind,
-            _d.c.url,
-            _d.c.body,
-            _d.c.attempt_count,
-            _d.c.traceparent,
-        )
-    )
+    values = {"owner": owner, "now": now, "until": until, "limit": limit}
+    result = await conn.execute(_claim_statement(conn.dialect.name), values)
     claimed = [
         Claimed(
             id=row.id,
@@ -93,8 +80,33 @@ async def claim(
     return sorted(claimed, key=lambda c: c.id)
 
 
-def _due(dialect: str, *, now: dt.datetime, limit: int) -> sa.Select[tuple[int]]:
-    """The ids of up to ``limit`` claimable deliveries, soonest due first: pending, due, not
+@functools.cache
+def _claim_statement(dialect: str) -> sa.UpdateBase:
+    """The claim, built once per database (building it took a third of the time SQLAlchemy
+    spent per delivery); ``owner``, ``now``, ``until`` and ``limit`` are bound at each call."""
+    due = _due(dialect, now=sa.bindparam("now", type_=_d.c.next_attempt_at.type))
+    return (
+        sa.update(_d)
+        .where(_d.c.id.in_(due.scalar_subquery()))
+        .values(
+            lease_owner=sa.bindparam("owner", type_=_d.c.lease_owner.type),
+            lease_until=sa.bindparam("until", type_=_d.c.lease_until.type),
+        )
+        .returning(
+            _d.c.id,
+            _d.c.notification_id,
+            _d.c.instance_id,
+            _d.c.kind,
+            _d.c.url,
+            _d.c.body,
+            _d.c.attempt_count,
+            _d.c.traceparent,
+        )
+    )
+
+
+def _due(dialect: str, *, now: sa.BindParameter[dt.datetime]) -> sa.Select[tuple[int]]:
+    """The ids of up to ``:limit`` claimable deliveries, soonest due first: pending, due, not
     leased, their subscription active, and each the head of its lane (no pending delivery of the
     same lane before it; operations notifications are a lane of their own beside the instance's
     event ones).
@@ -127,7 +139,7 @@ def _due(dialect: str, *, now: dt.datetime, limit: int) -> sa.Select[tuple[int]]
             sa.select(heads.c.id)
             .where(*_claimable(heads, now))
             .order_by(heads.c.next_attempt_at, heads.c.id)
-            .limit(db.written_limit(limit))
+            .limit(db.written_limit_param("limit"))
         )
         # the chosen heads as one array, then locked by id: a join would leave the plan to
         # estimates, and a table too new for statistics was planned as a nested loop grouping
@@ -155,11 +167,13 @@ def _due(dialect: str, *, now: dt.datetime, limit: int) -> sa.Select[tuple[int]]
         sa.select(candidate.c.id)
         .where(*_claimable(candidate, now), ~held_back)
         .order_by(candidate.c.next_attempt_at, candidate.c.id)
-        .limit(db.written_limit(limit))
+        .limit(db.written_limit_param("limit"))
     )
 
 
-def _claimable(row: sa.FromClause, now: dt.datetime) -> list[sa.ColumnElement[bool]]:
+def _claimable(
+    row: sa.FromClause, now: sa.BindParameter[dt.datetime]
+) -> list[sa.ColumnElement[bool]]:
     """Pending, due, not leased (or its lease ran out), and its subscription active."""
     owner_instance = _i.alias("owner_instance")
     return [
