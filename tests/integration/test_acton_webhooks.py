@@ -8,6 +8,7 @@ the webhook woke the worker (in memory on SQLite, by NOTIFY on PostgreSQL).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import time
 import uuid
@@ -168,18 +169,28 @@ async def test_bad_stale_replayed_unrouted_and_oversized_webhooks(
 
 
 async def _poll(api: RunningApi, auth: str, iid: int) -> None:
-    """Run the safety-net poller now (the scheduler runs it) and wait for it to finish."""
+    """Run the safety-net poller now (the scheduler runs it) and wait for it to finish.
+
+    Finished means a run ended and the next is an interval away: a request that comes while the
+    run a new instance gets at once is under way makes it run again as soon as it ends (and that
+    run would find the test's changes later, in the middle of its assertions)."""
     before = (await api.call("GET", f"instances/{iid}/pollers", auth=auth)).json[0]["lastRunDate"]
     reply = await api.call("POST", f"instances/{iid}/pollers/contacts/run", auth=auth)
     assert reply.status == 202, reply.text
     deadline = time.monotonic() + 10
     while True:
         [poller] = (await api.call("GET", f"instances/{iid}/pollers", auth=auth)).json
-        if poller["lastRunDate"] != before and poller["lastRunDate"] is not None:
+        last, upcoming = poller["lastRunDate"], poller["nextRunDate"]
+        settled = _date(upcoming) > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+        if last is not None and last != before and settled:
             assert poller["lastError"] is None, poller
             return
         assert time.monotonic() < deadline, poller
         await asyncio.sleep(0.02)
+
+
+def _date(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value)
 
 
 # the scheduler claims requested runs at its tick: a short one here
