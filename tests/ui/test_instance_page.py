@@ -38,7 +38,10 @@ def test_a_failing_delivery_is_queued_then_released_and_delivered(page: Any, ui:
     page.goto(f"{ui.root}/instances/{instance_id}")
     deliveries = "[data-live='deliveries']"
     browsing.reload_until(page, r"queued", deliveries)
+    # the live section may show it before the rest of the page does: a fresh page shows both
+    page.reload()
     assert "subscription deactivated" in page.locator("main").inner_text()
+    assert "queued" in page.locator(deliveries).inner_text()
     page.locator(f"{deliveries} summary").first.click()
     assert page.locator(f"{deliveries} .attempts li").filter(has_text="500").count() == 3
     browsing.check_accessibility(page, "instance with a queued delivery")
